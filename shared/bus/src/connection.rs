@@ -1,0 +1,128 @@
+//! Connecting to the broker with backoff.
+//!
+//! Every long-running part of the bus (relay, consumer) owns its connection and
+//! runs `connect → declare → work` in a loop: when the work fails because the
+//! connection broke, it connects again. lapin's built-in recovery is not used;
+//! rebuilding from scratch also re-declares the topology after a broker restart.
+
+use std::time::Duration;
+
+use lapin::{Connection, ConnectionProperties};
+use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
+
+use crate::{BusConfig, BusError, error::with_timeout};
+
+/// Exponential backoff with full jitter between `min` and `max`.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(min: Duration, max: Duration) -> Self {
+        Self {
+            min,
+            max,
+            current: min,
+        }
+    }
+
+    /// The next delay to wait; grows until `reset`.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let ceiling = self.current;
+        self.current = (self.current * 2).min(self.max);
+        let jittered_ms = fastrand::u64(self.min.as_millis() as u64..=ceiling.as_millis() as u64);
+        Duration::from_millis(jittered_ms)
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.current = self.min;
+    }
+}
+
+/// Opens a connection named `role`, retrying with backoff until it succeeds.
+///
+/// Returns `None` only when `give_up` is cancelled first.
+pub(crate) async fn connect(
+    config: &BusConfig,
+    role: &str,
+    give_up: &CancellationToken,
+) -> Option<Connection> {
+    let mut backoff = Backoff::new(config.reconnect_min_delay, config.reconnect_max_delay);
+    let name = format!("{}-{}", config.service, role);
+    loop {
+        match connect_once(config, &name).await {
+            Ok(connection) => {
+                tracing::info!(connection = %name, "broker connected");
+                return Some(connection);
+            }
+            Err(error) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(
+                    connection = %name,
+                    error = %error,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "broker connection failed"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = give_up.cancelled() => return None,
+                }
+            }
+        }
+    }
+}
+
+/// One connection attempt, bounded by the operation timeout.
+pub(crate) async fn connect_once(config: &BusConfig, name: &str) -> Result<Connection, BusError> {
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    with_timeout(
+        config.operation_timeout,
+        "connect",
+        Connection::connect(config.amqp_url.expose_secret(), properties),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_ceiling_and_never_beyond() {
+        let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(80));
+        let delays: Vec<Duration> = (0..10).map(|_| backoff.next_delay()).collect();
+        assert!(delays.iter().all(|d| *d >= Duration::from_millis(10)));
+        assert!(delays.iter().all(|d| *d <= Duration::from_millis(80)));
+        assert_eq!(backoff.current, Duration::from_millis(80));
+    }
+
+    #[test]
+    fn backoff_starts_over_after_reset() {
+        let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(80));
+        for _ in 0..5 {
+            backoff.next_delay();
+        }
+        backoff.reset();
+        assert!(backoff.next_delay() <= Duration::from_millis(10));
+    }
+}
+
+/// Whether a bus component currently has a working broker connection; read by
+/// readiness checks, which must not open connections of their own.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerLink(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl BrokerLink {
+    /// True while the component is connected.
+    pub fn is_up(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set(&self, up: bool) {
+        self.0.store(up, std::sync::atomic::Ordering::Relaxed);
+    }
+}

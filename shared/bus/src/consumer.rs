@@ -1,0 +1,451 @@
+//! Consumer runner: takes events from the service queue and hands them to a typed
+//! handler inside a database transaction.
+//!
+//! Guarantees:
+//! - a message is acknowledged only after the handler's transaction committed, so a
+//!   crash at any point leads to redelivery, never to a lost effect;
+//! - the event id is recorded in the inbox table in that same transaction, so a
+//!   redelivered event (or a duplicate publish) has no second effect;
+//! - a failing handler is retried after each configured delay, then the message is
+//!   parked with its error; messages that can never succeed (not JSON, unknown type
+//!   or version, too large, or a permanent handler error) are parked at once; no
+//!   message ever blocks the queue or stops the consumer;
+//! - at most `prefetch` deliveries are held and `max_concurrent_handlers` run at once;
+//!   handlers run concurrently, so order between events is not guaranteed.
+
+use std::{sync::Arc, time::Instant};
+
+use futures_util::StreamExt;
+use lapin::{
+    BasicProperties, Channel, Connection,
+    message::Delivery,
+    options::{
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions,
+        BasicQosOptions, ConfirmSelectOptions,
+    },
+    types::FieldTable,
+};
+use six_events::DomainEvent;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::Instrument;
+
+use crate::{
+    BusConfig, BusError, TraceContext,
+    connection::{self, BrokerLink},
+    error::with_timeout,
+    headers,
+    topology::Topology,
+};
+
+/// Why a handler could not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Might succeed later (database busy, a dependency down): retried with backoff,
+    /// parked after the last attempt.
+    #[error("{0}")]
+    Transient(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Can never succeed (the event contradicts what the service knows): parked at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(error: sqlx::Error) -> Self {
+        HandlerError::Transient(Box::new(error))
+    }
+}
+
+impl From<BusError> for HandlerError {
+    fn from(error: BusError) -> Self {
+        HandlerError::Transient(Box::new(error))
+    }
+}
+
+/// What a service does with the events it subscribes to.
+pub trait Handler: Send + Sync + 'static {
+    /// The event types (routing keys) the service queue is bound to.
+    fn event_types(&self) -> Vec<&'static str>;
+
+    /// Applies one event inside `transaction`, which the runner commits when this
+    /// returns `Ok` and rolls back otherwise. Events published with
+    /// [`crate::outbox::publish`] on the same transaction leave only if it commits.
+    fn handle(
+        &self,
+        event: &DomainEvent,
+        transaction: &mut PgConnection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// The fate of one delivery.
+#[derive(Debug)]
+enum Outcome {
+    Handled,
+    Duplicate,
+    Failed(String),
+    Rejected(String),
+}
+
+/// Runs a [`Handler`] on the service queue, reconnecting after broker failures.
+pub struct Consumer<H> {
+    shared: Arc<Shared<H>>,
+    link: BrokerLink,
+}
+
+struct Shared<H> {
+    pool: PgPool,
+    config: Arc<BusConfig>,
+    topology: Topology,
+    handler: H,
+    event_types: Vec<&'static str>,
+}
+
+impl<H: Handler> Consumer<H> {
+    /// A consumer for `config.service`'s queue that applies events with `handler`.
+    pub fn new(pool: PgPool, config: Arc<BusConfig>, handler: H) -> Self {
+        let topology = Topology::new(&config);
+        let event_types = handler.event_types();
+        let shared = Arc::new(Shared {
+            pool,
+            config,
+            topology,
+            handler,
+            event_types,
+        });
+        Self {
+            shared,
+            link: BrokerLink::default(),
+        }
+    }
+
+    /// Reports whether this consumer is connected to the broker.
+    pub fn link(&self) -> BrokerLink {
+        self.link.clone()
+    }
+
+    /// Consumes until `stop` is cancelled; then stops taking deliveries, lets the
+    /// handlers in flight finish and acknowledge, and closes the connection.
+    #[tracing::instrument(name = "consumer", skip_all, fields(queue = %self.shared.topology.queue))]
+    pub async fn run(self, stop: CancellationToken) {
+        let permits = Arc::new(Semaphore::new(self.shared.config.max_concurrent_handlers));
+        let pruning = tokio::spawn(prune_inbox(self.shared.clone(), stop.clone()));
+        while let Some(connection) =
+            connection::connect(&self.shared.config, "consumer", &stop).await
+        {
+            let result = self.consume(&connection, &permits, &stop).await;
+            self.link.set(false);
+            let _ = connection.close(200, "consumer stopped".into()).await;
+            match result {
+                Ok(()) => break,
+                Err(error) => tracing::warn!(%error, "consumer lost the broker; reconnecting"),
+            }
+        }
+        pruning.abort();
+        tracing::info!("consumer stopped");
+    }
+
+    async fn consume(
+        &self,
+        connection: &Connection,
+        permits: &Arc<Semaphore>,
+        stop: &CancellationToken,
+    ) -> Result<(), BusError> {
+        let config = &self.shared.config;
+        let timeout = config.operation_timeout;
+        let channel = with_timeout(
+            timeout,
+            "open consumer channel",
+            connection.create_channel(),
+        )
+        .await?;
+        with_timeout(
+            timeout,
+            "set prefetch",
+            channel.basic_qos(config.prefetch, BasicQosOptions::default()),
+        )
+        .await?;
+        self.shared
+            .topology
+            .declare_consumer(&channel, &self.shared.event_types)
+            .await?;
+        // Retries and parked messages are published on their own channel, with confirms,
+        // before the original delivery is acknowledged.
+        let publisher =
+            with_timeout(timeout, "open retry channel", connection.create_channel()).await?;
+        with_timeout(
+            timeout,
+            "enable publisher confirms",
+            publisher.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
+        let consumer_tag = format!("{}-{}", config.service, uuid::Uuid::now_v7());
+        let mut deliveries = with_timeout(
+            timeout,
+            "start consuming",
+            channel.basic_consume(
+                self.shared.topology.queue.as_str().into(),
+                consumer_tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        self.link.set(true);
+        tracing::info!(event_types = ?self.shared.event_types, "consuming");
+
+        let in_flight = TaskTracker::new();
+        let result = loop {
+            let permit = tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break Ok(()),
+                },
+                () = stop.cancelled() => break Ok(()),
+            };
+            let next = tokio::select! {
+                next = deliveries.next() => next,
+                () = stop.cancelled() => break Ok(()),
+            };
+            match next {
+                Some(Ok(delivery)) => {
+                    let shared = self.shared.clone();
+                    let publisher = publisher.clone();
+                    in_flight.spawn(async move {
+                        shared.process(&publisher, delivery).await;
+                        drop(permit);
+                    });
+                }
+                Some(Err(source)) => {
+                    break Err(BusError::Broker {
+                        operation: "consume",
+                        source,
+                    });
+                }
+                None => break Err(BusError::ConsumerCancelled),
+            }
+        };
+        if result.is_ok() {
+            // Stop the flow first; deliveries not yet started go back to the queue when
+            // the channel closes.
+            let _ = with_timeout(
+                timeout,
+                "cancel consumer",
+                channel.basic_cancel(consumer_tag.as_str().into(), BasicCancelOptions::default()),
+            )
+            .await;
+        }
+        in_flight.close();
+        in_flight.wait().await;
+        let _ = channel.close(200, "consumer stopped".into()).await;
+        result
+    }
+}
+
+impl<H: Handler> Shared<H> {
+    /// Handles one delivery and settles it: ack, retry later, or park.
+    async fn process(&self, publisher: &Channel, delivery: Delivery) {
+        let failed_attempts = headers::attempts(&delivery.properties);
+        let started = Instant::now();
+        let outcome = self.handle(&delivery, failed_attempts).await;
+        metrics::histogram!("bus_handler_duration_seconds").record(started.elapsed().as_secs_f64());
+        let (label, settled) = match outcome {
+            Outcome::Handled => ("handled", Ok(())),
+            Outcome::Duplicate => ("duplicate", Ok(())),
+            Outcome::Failed(error) => {
+                let attempt = failed_attempts.saturating_add(1);
+                match self.topology.retry_queue(attempt) {
+                    Some(retry_queue) => {
+                        tracing::warn!(%error, attempt, retry_queue, "handler failed; will retry");
+                        metrics::counter!("bus_messages_retried_total").increment(1);
+                        (
+                            "retried",
+                            self.forward(publisher, &delivery, &retry_queue, |h| {
+                                headers::set_attempts(h, attempt);
+                                headers::set_text(h, headers::LAST_ERROR, &error);
+                            })
+                            .await,
+                        )
+                    }
+                    None => {
+                        let reason = format!("handler failed {attempt} times, last error: {error}");
+                        (
+                            "parked",
+                            self.park(publisher, &delivery, attempt, &reason).await,
+                        )
+                    }
+                }
+            }
+            Outcome::Rejected(reason) => (
+                "parked",
+                self.park(
+                    publisher,
+                    &delivery,
+                    failed_attempts.saturating_add(1),
+                    &reason,
+                )
+                .await,
+            ),
+        };
+        metrics::counter!("bus_messages_consumed_total", "outcome" => label).increment(1);
+        let acknowledged = match settled {
+            Ok(()) => delivery
+                .ack(BasicAckOptions::default())
+                .await
+                .map(drop)
+                .map_err(BusError::broker("ack")),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = acknowledged {
+            // The delivery stays unacknowledged and comes back after reconnection; the
+            // inbox makes the repeat harmless.
+            tracing::warn!(%error, delivery_tag = delivery.delivery_tag, "delivery not settled; it will be redelivered");
+        }
+    }
+
+    async fn handle(&self, delivery: &Delivery, failed_attempts: u32) -> Outcome {
+        let limit = self.config.max_message_bytes;
+        if delivery.data.len() > limit {
+            return Outcome::Rejected(format!(
+                "message of {} bytes exceeds the limit of {limit} bytes",
+                delivery.data.len()
+            ));
+        }
+        let event = match DomainEvent::decode(&delivery.data) {
+            Ok(event) => event,
+            Err(error) => return Outcome::Rejected(error.to_string()),
+        };
+        let meta = event.meta();
+        if !self.event_types.contains(&meta.event_type.as_str()) {
+            return Outcome::Rejected(format!(
+                "this service does not subscribe to `{}`",
+                meta.event_type
+            ));
+        }
+        let correlation_id = meta
+            .correlation_id
+            .clone()
+            .unwrap_or_else(|| meta.id.to_string());
+        let context = TraceContext::continue_from(meta.traceparent.as_deref(), correlation_id);
+        let span = tracing::info_span!(
+            "handle_event",
+            event_id = %meta.id,
+            event_type = %meta.event_type,
+            trace_id = %context.trace_id(),
+            correlation_id = %context.correlation_id,
+            attempt = failed_attempts + 1,
+        );
+        context.scope(self.apply(&event).instrument(span)).await
+    }
+
+    async fn apply(&self, event: &DomainEvent) -> Outcome {
+        let meta = event.meta();
+        let mut transaction = match self.pool.begin().await {
+            Ok(transaction) => transaction,
+            Err(error) => return Outcome::Failed(format!("database unavailable: {error}")),
+        };
+        let first_time = sqlx::query(
+            "INSERT INTO bus_inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(meta.id)
+        .bind(&meta.event_type)
+        .execute(&mut *transaction)
+        .await;
+        match first_time {
+            Ok(result) if result.rows_affected() == 0 => {
+                tracing::debug!("event already handled");
+                return Outcome::Duplicate;
+            }
+            Ok(_) => {}
+            Err(error) => return Outcome::Failed(format!("inbox insert failed: {error}")),
+        }
+        match self.handler.handle(event, &mut transaction).await {
+            Ok(()) => match transaction.commit().await {
+                Ok(()) => Outcome::Handled,
+                Err(error) => Outcome::Failed(format!("commit failed: {error}")),
+            },
+            Err(HandlerError::Transient(error)) => Outcome::Failed(error.to_string()),
+            Err(HandlerError::Permanent(reason)) => Outcome::Rejected(reason),
+        }
+    }
+
+    /// Moves a message to the parking queue with the reason.
+    async fn park(
+        &self,
+        publisher: &Channel,
+        delivery: &Delivery,
+        attempts: u32,
+        reason: &str,
+    ) -> Result<(), BusError> {
+        tracing::error!(reason, attempts, routing_key = %delivery.routing_key, "message parked");
+        metrics::counter!("bus_messages_parked_total").increment(1);
+        let parked_at = chrono::Utc::now().to_rfc3339();
+        let original_routing_key =
+            headers::text(&delivery.properties, headers::ORIGINAL_ROUTING_KEY)
+                .unwrap_or_else(|| delivery.routing_key.to_string());
+        self.forward(publisher, delivery, &self.topology.parking_queue, |h| {
+            headers::set_attempts(h, attempts);
+            headers::set_text(h, headers::PARK_REASON, reason);
+            headers::set_text(h, headers::PARKED_AT, &parked_at);
+            headers::set_text(h, headers::ORIGINAL_ROUTING_KEY, &original_routing_key);
+        })
+        .await
+    }
+
+    /// Publishes a copy of `delivery` straight to `queue` (through the default
+    /// exchange, so no other service receives it again) and waits for the confirm.
+    async fn forward(
+        &self,
+        publisher: &Channel,
+        delivery: &Delivery,
+        queue: &str,
+        edit_headers: impl FnOnce(&mut FieldTable),
+    ) -> Result<(), BusError> {
+        let properties: BasicProperties = headers::with_headers(&delivery.properties, edit_headers);
+        let timeout = self.config.operation_timeout;
+        let confirm = with_timeout(
+            timeout,
+            "forward message",
+            publisher.basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                &delivery.data,
+                properties,
+            ),
+        )
+        .await?;
+        let confirmation = with_timeout(timeout, "confirm forwarded message", confirm).await?;
+        if confirmation.is_ack() {
+            Ok(())
+        } else {
+            Err(BusError::Nacked {
+                operation: "forward message",
+            })
+        }
+    }
+}
+
+/// Deletes inbox entries older than the retention: by then no redelivery can arrive.
+async fn prune_inbox<H>(shared: Arc<Shared<H>>, stop: CancellationToken) {
+    let retention_secs = shared.config.inbox_retention.as_secs_f64();
+    loop {
+        let pruned = sqlx::query(
+            "DELETE FROM bus_inbox WHERE handled_at < now() - make_interval(secs => $1)",
+        )
+        .bind(retention_secs)
+        .execute(&shared.pool)
+        .await;
+        match pruned {
+            Ok(result) if result.rows_affected() > 0 => {
+                tracing::info!(rows = result.rows_affected(), "inbox pruned")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "inbox pruning failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
