@@ -1,0 +1,21 @@
+//! What every Six Degrees service binary needs, in one place:
+//!
+//! - [`config`]: typed settings from the environment (and an optional file);
+//! - [`telemetry`]: JSON or readable logs;
+//! - [`http`]: problem+json errors, a JSON extractor, request ids and trace
+//!   context, metrics, request deadlines, `/healthz`, `/readyz`, `/metrics`;
+//! - [`db`]: the pool and migrations (the bus's and the service's);
+//! - [`service`]: the [`Service`] trait, start-up and the graceful shutdown sequence;
+//! - [`cli`]: `serve`, `migrate` and the parking-queue commands;
+//! - `testing` (feature `testing`): start a service on port 0 with its own
+//!   database and broker vhost.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod metrics;
+pub mod service;
+pub mod telemetry;
+
+pub use service::{NoEvents, Parts, Resources, RunningService, Service};

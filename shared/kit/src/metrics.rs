@@ -1,0 +1,34 @@
+//! Prometheus metrics: one recorder per process, rendered by `/metrics`.
+//!
+//! Metrics recorded by the kit and the bus:
+//! - `http_requests_total{method,route,status}` and `http_request_duration_seconds{method,route,status}`
+//! - `bus_events_published_total`, `bus_outbox_backlog`
+//! - `bus_messages_consumed_total{outcome}` (`handled`, `duplicate`, `retried`, `parked`),
+//!   `bus_messages_retried_total`, `bus_messages_parked_total`, `bus_handler_duration_seconds`
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds, from 1 ms to 10 s.
+const LATENCY_BUCKETS_SECONDS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".to_owned()),
+                LATENCY_BUCKETS_SECONDS,
+            )
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder is installed; metrics then go there.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
