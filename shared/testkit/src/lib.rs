@@ -1,0 +1,29 @@
+//! The test harness of Six Degrees: every crate's black-box tests run against real
+//! PostgreSQL and RabbitMQ through it.
+//!
+//! - [`TestDatabase`]: a fresh, empty database per test, dropped afterwards;
+//! - [`TestVhost`]: a fresh RabbitMQ vhost per test, deleted afterwards, plus
+//!   [`RabbitMqApi`] to look at its queues;
+//! - [`DedicatedBroker`]: a whole RabbitMQ node of the test's own, to stop and start
+//!   again (broker restart tests);
+//! - [`wait_until`] / [`wait_for`]: how a test waits for something that happens in
+//!   the background, with a deadline instead of a sleep.
+//!
+//! Each test gets its own database and vhost, so tests run in parallel and can be
+//! run twice in a row. The servers are those of the local stack
+//! (`infra/local/stack up`) unless `SIX_DATABASE_ADMIN_URL`, `SIX_AMQP_URL` and
+//! `SIX_RABBITMQ_API_URL` say otherwise. An unreachable server fails the test with a
+//! message saying how to start it: tests are never skipped silently.
+
+mod broker;
+mod cleanup;
+mod database;
+mod rabbitmq;
+mod servers;
+mod wait;
+
+pub use broker::DedicatedBroker;
+pub use database::TestDatabase;
+pub use rabbitmq::{QueueStats, RabbitMqApi, TestVhost};
+pub use servers::{amqp_url, database_admin_url, rabbitmq_api_url, repo_root};
+pub use wait::{wait_for, wait_until};
