@@ -237,7 +237,11 @@ impl<H: Handler> Consumer<H> {
         }
         in_flight.close();
         in_flight.wait().await;
+        // Close both channels before the connection: a channel whose last handle is
+        // dropped is closed by lapin in the background, which races the connection
+        // close and makes lapin log a spurious connection error.
         let _ = channel.close(200, "consumer stopped".into()).await;
+        let _ = publisher.close(200, "consumer stopped".into()).await;
         result
     }
 }
@@ -380,14 +384,10 @@ impl<H: Handler> Shared<H> {
         tracing::error!(reason, attempts, routing_key = %delivery.routing_key, "message parked");
         metrics::counter!("bus_messages_parked_total").increment(1);
         let parked_at = chrono::Utc::now().to_rfc3339();
-        let original_routing_key =
-            headers::text(&delivery.properties, headers::ORIGINAL_ROUTING_KEY)
-                .unwrap_or_else(|| delivery.routing_key.to_string());
         self.forward(publisher, delivery, &self.topology.parking_queue, |h| {
             headers::set_attempts(h, attempts);
             headers::set_text(h, headers::PARK_REASON, reason);
             headers::set_text(h, headers::PARKED_AT, &parked_at);
-            headers::set_text(h, headers::ORIGINAL_ROUTING_KEY, &original_routing_key);
         })
         .await
     }
@@ -401,7 +401,15 @@ impl<H: Handler> Shared<H> {
         queue: &str,
         edit_headers: impl FnOnce(&mut FieldTable),
     ) -> Result<(), BusError> {
-        let properties: BasicProperties = headers::with_headers(&delivery.properties, edit_headers);
+        // Copies reach their queue through the default exchange, with the queue name
+        // as routing key: the event type is kept in a header for the parking queue.
+        let original_routing_key =
+            headers::text(&delivery.properties, headers::ORIGINAL_ROUTING_KEY)
+                .unwrap_or_else(|| delivery.routing_key.to_string());
+        let properties: BasicProperties = headers::with_headers(&delivery.properties, |h| {
+            headers::set_text(h, headers::ORIGINAL_ROUTING_KEY, &original_routing_key);
+            edit_headers(h);
+        });
         let timeout = self.config.operation_timeout;
         let confirm = with_timeout(
             timeout,

@@ -68,11 +68,12 @@ pub fn set_attempts(headers: &mut FieldTable, attempts: u32) {
     headers.insert(ShortString::from(ATTEMPTS), AMQPValue::LongUInt(attempts));
 }
 
-/// Removes every header the bus added, giving a message a fresh start.
+/// Removes the retry and parking state the bus added, giving a message a fresh
+/// start; keeps the original routing key (the event type).
 pub fn clear_bus_headers(headers: &mut FieldTable) {
     let mut kept = FieldTable::default();
     for (name, value) in headers.inner() {
-        if !name.as_str().starts_with("x-six-") {
+        if !name.as_str().starts_with("x-six-") || name.as_str() == ORIGINAL_ROUTING_KEY {
             kept.insert(name.clone(), value.clone());
         }
     }
@@ -95,15 +96,24 @@ mod tests {
     }
 
     #[test]
-    fn clearing_bus_headers_keeps_foreign_ones() {
+    fn clearing_bus_headers_keeps_foreign_ones_and_the_event_type() {
         let mut headers = FieldTable::default();
         set_attempts(&mut headers, 3);
         set_text(&mut headers, PARK_REASON, "boom");
+        set_text(
+            &mut headers,
+            ORIGINAL_ROUTING_KEY,
+            "auth.user.registered.v1",
+        );
         set_text(&mut headers, "traceparent", "00-abc");
         clear_bus_headers(&mut headers);
         let properties = BasicProperties::default().with_headers(headers);
         assert_eq!(attempts(&properties), 0);
         assert_eq!(text(&properties, PARK_REASON), None);
         assert_eq!(text(&properties, "traceparent").as_deref(), Some("00-abc"));
+        assert_eq!(
+            text(&properties, ORIGINAL_ROUTING_KEY).as_deref(),
+            Some("auth.user.registered.v1")
+        );
     }
 }

@@ -105,17 +105,24 @@ pub struct Relay {
     pool: PgPool,
     config: Arc<BusConfig>,
     topology: Topology,
+    subscriptions: Vec<&'static str>,
     link: BrokerLink,
 }
 
 impl Relay {
     /// A relay for the outbox in `pool`'s database.
-    pub fn new(pool: PgPool, config: Arc<BusConfig>) -> Self {
+    ///
+    /// `subscriptions` are the event types the service itself consumes: the relay
+    /// declares the service's queue bound to them whenever it connects, so an event
+    /// the service publishes for itself is never routed nowhere because the relay
+    /// connected before the consumer.
+    pub fn new(pool: PgPool, config: Arc<BusConfig>, subscriptions: Vec<&'static str>) -> Self {
         let topology = Topology::new(&config);
         Self {
             pool,
             config,
             topology,
+            subscriptions,
             link: BrokerLink::default(),
         }
     }
@@ -226,7 +233,13 @@ impl Relay {
             channel.confirm_select(ConfirmSelectOptions::default()),
         )
         .await?;
-        self.topology.declare_exchange(&channel).await?;
+        if self.subscriptions.is_empty() {
+            self.topology.declare_exchange(&channel).await?;
+        } else {
+            self.topology
+                .declare_consumer(&channel, &self.subscriptions)
+                .await?;
+        }
         Ok(channel)
     }
 

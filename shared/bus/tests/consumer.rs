@@ -1,0 +1,133 @@
+//! The consumer runner: exactly-once effects, retries with growing delays, and a
+//! graceful stop.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    Amqp, DEADLINE, SERVICE, TestHandler, commit, config, effects_of, migrated_database,
+    start_consumer, start_relay, user_registered, wait_for_effect,
+};
+use six_bus::QueueType;
+use six_events::DomainEvent;
+use six_testkit::TestVhost;
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_has_one_effect() {
+    // Arrange: handlers one at a time, so messages are applied in queue order.
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let mut config = config(&vhost.amqp_url());
+    config.max_concurrent_handlers = 1;
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    let _consumer = start_consumer(pool.clone(), &config, TestHandler::recording());
+    amqp.wait_until_consumed(SERVICE).await;
+    let duplicated = DomainEvent::from(user_registered());
+    let marker = DomainEvent::from(user_registered());
+
+    // Act: the same bytes twice, as after a relay crash or a broker redelivery.
+    amqp.publish_event(&config.exchange, &duplicated).await;
+    amqp.publish_event(&config.exchange, &duplicated).await;
+    amqp.publish_event(&config.exchange, &marker).await;
+
+    // Assert
+    wait_for_effect(&pool, marker.meta().id).await;
+    assert_eq!(effects_of(&pool, duplicated.meta().id).await, 1);
+}
+
+#[tokio::test]
+async fn a_handler_failing_twice_then_succeeding_is_retried_with_growing_delay() {
+    // Arrange
+    let first_delay = Duration::from_millis(100);
+    let second_delay = Duration::from_millis(600);
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let mut config = config(&vhost.amqp_url());
+    config.retry_delays = vec![first_delay, second_delay];
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    let handler = TestHandler::failing_first(2);
+    let _consumer = start_consumer(pool.clone(), &config, handler.clone());
+    let _relay = start_relay(pool.clone(), &config);
+    amqp.wait_until_consumed(SERVICE).await;
+    let event = user_registered();
+    let event_id = event.meta().id;
+
+    // Act
+    commit(&pool, event).await;
+
+    // Assert
+    wait_for_effect(&pool, event_id).await;
+    let attempts = handler.attempts(event_id);
+    assert_eq!(
+        attempts.len(),
+        3,
+        "two failed attempts and a successful one"
+    );
+    let first_gap = attempts[1] - attempts[0];
+    let second_gap = attempts[2] - attempts[1];
+    assert!(
+        first_gap >= first_delay,
+        "the first retry came after {first_gap:?}, before its delay of {first_delay:?}"
+    );
+    assert!(
+        second_gap >= second_delay,
+        "the second retry came after {second_gap:?}, before its delay of {second_delay:?}"
+    );
+    assert!(
+        second_gap > first_gap,
+        "the second wait ({second_gap:?}) is not longer than the first ({first_gap:?})"
+    );
+    assert_eq!(effects_of(&pool, event_id).await, 1);
+}
+
+#[tokio::test]
+async fn a_graceful_stop_lets_the_handler_in_flight_finish_and_acknowledge() {
+    // Arrange: a classic queue, because a quorum queue keeps counting a cancelled
+    // consumer until its deliveries are settled, and the test must see the
+    // cancellation while the handler still holds its delivery. The runner does the
+    // same with either type.
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let mut config = config(&vhost.amqp_url());
+    config.queue_type = QueueType::Classic;
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    let handler = TestHandler::held();
+    let consumer = start_consumer(pool.clone(), &config, handler.clone());
+    amqp.wait_until_consumed(SERVICE).await;
+    let event = DomainEvent::from(user_registered());
+    amqp.publish_event(&config.exchange, &event).await;
+    handler.entered().await;
+
+    // Act: stop while the handler is in flight, and let it go only once the
+    // consumer no longer takes deliveries.
+    consumer.stop_token().cancel();
+    six_testkit::wait_until(
+        DEADLINE,
+        "the consumer has cancelled its subscription",
+        || async {
+            amqp.counts(SERVICE)
+                .await
+                .is_some_and(|counts| counts.consumers == 0)
+        },
+    )
+    .await;
+    assert!(
+        !consumer.is_finished(),
+        "the consumer stopped before its handler finished"
+    );
+    handler.release();
+    consumer.finished().await;
+
+    // Assert: applied once, and acknowledged (an unacknowledged message would be
+    // back in the queue now that the consumer's channel is closed).
+    assert_eq!(effects_of(&pool, event.meta().id).await, 1);
+    assert_eq!(
+        amqp.ready(SERVICE).await,
+        0,
+        "the message was not acknowledged"
+    );
+}
