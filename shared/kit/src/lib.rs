@@ -17,5 +17,7 @@ pub mod http;
 pub mod metrics;
 pub mod service;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use service::{NoEvents, Parts, Resources, RunningService, Service};

@@ -32,3 +32,22 @@ pub fn handle() -> &'static PrometheusHandle {
         handle
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recorded_metrics_are_rendered() {
+        let handle = super::handle();
+        metrics::counter!("kit_test_events_total", "outcome" => "ok").increment(2);
+        metrics::histogram!("kit_test_latency_seconds").record(0.003);
+        let rendered = handle.render();
+        assert!(
+            rendered.contains("kit_test_events_total{outcome=\"ok\"} 2"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("kit_test_latency_seconds_bucket{le=\"0.005\"} 1"),
+            "{rendered}"
+        );
+    }
+}

@@ -146,6 +146,8 @@ pub async fn start<S: Service>(
     config: CommonConfig,
     settings: S::Settings,
 ) -> Result<RunningService, StartError> {
+    // Install the recorder before anything records a metric; earlier values would be lost.
+    crate::metrics::handle();
     let pool = db::connect(&config.database).await?;
     db::migrate(&pool, S::migrator()).await?;
     let config = Arc::new(config);
@@ -160,12 +162,16 @@ pub async fn start<S: Service>(
     .map_err(StartError::Build)?;
 
     let bus_config = Arc::new(config.bus.clone());
-    let relay = Relay::new(pool.clone(), bus_config.clone());
-    let mut broker_links = vec![("relay", relay.link())];
-    let consumer = parts
+    let handler = parts
         .handler
-        .filter(|handler| !handler.event_types().is_empty())
-        .map(|handler| Consumer::new(pool.clone(), bus_config, handler));
+        .filter(|handler| !handler.event_types().is_empty());
+    let subscriptions = handler
+        .as_ref()
+        .map(Handler::event_types)
+        .unwrap_or_default();
+    let relay = Relay::new(pool.clone(), bus_config.clone(), subscriptions);
+    let mut broker_links = vec![("relay", relay.link())];
+    let consumer = handler.map(|handler| Consumer::new(pool.clone(), bus_config, handler));
     if let Some(consumer) = &consumer {
         broker_links.push(("consumer", consumer.link()));
     }
