@@ -1,0 +1,5 @@
+//! The {{project-name}} service binary: `serve` (default), `migrate`, `parked ...`.
+
+fn main() -> std::process::ExitCode {
+    six_kit::cli::main::<{{crate_name}}::App>()
+}
