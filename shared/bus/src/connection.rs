@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use lapin::{Connection, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties, options::ConfirmSelectOptions};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
@@ -85,6 +85,23 @@ pub(crate) async fn connect_once(config: &BusConfig, name: &str) -> Result<Conne
         Connection::connect(config.amqp_url.expose_secret(), properties),
     )
     .await
+}
+
+/// Opens a channel in publisher-confirm mode: every publish on it is answered with
+/// an ack or nack once the broker has taken responsibility for the message.
+pub(crate) async fn open_confirm_channel(
+    config: &BusConfig,
+    connection: &Connection,
+) -> Result<Channel, BusError> {
+    let timeout = config.operation_timeout;
+    let channel = with_timeout(timeout, "open channel", connection.create_channel()).await?;
+    with_timeout(
+        timeout,
+        "enable publisher confirms",
+        channel.confirm_select(ConfirmSelectOptions::default()),
+    )
+    .await?;
+    Ok(channel)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use lapin::{
     message::Delivery,
     options::{
         BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions,
-        BasicQosOptions, ConfirmSelectOptions,
+        BasicQosOptions,
     },
     types::FieldTable,
 };
@@ -171,14 +171,7 @@ impl<H: Handler> Consumer<H> {
             .await?;
         // Retries and parked messages are published on their own channel, with confirms,
         // before the original delivery is acknowledged.
-        let publisher =
-            with_timeout(timeout, "open retry channel", connection.create_channel()).await?;
-        with_timeout(
-            timeout,
-            "enable publisher confirms",
-            publisher.confirm_select(ConfirmSelectOptions::default()),
-        )
-        .await?;
+        let publisher = connection::open_confirm_channel(config, connection).await?;
         let consumer_tag = format!("{}-{}", config.service, uuid::Uuid::now_v7());
         let mut deliveries = with_timeout(
             timeout,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use lapin::{
     BasicProperties, Channel, Connection,
-    options::{BasicPublishOptions, ConfirmSelectOptions},
+    options::BasicPublishOptions,
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use six_events::{Envelope, EventData, STRUCTURED_CONTENT_TYPE};
@@ -224,15 +224,7 @@ impl Relay {
     }
 
     async fn open_channel(&self, connection: &Connection) -> Result<Channel, BusError> {
-        let timeout = self.config.operation_timeout;
-        let channel =
-            with_timeout(timeout, "open relay channel", connection.create_channel()).await?;
-        with_timeout(
-            timeout,
-            "enable publisher confirms",
-            channel.confirm_select(ConfirmSelectOptions::default()),
-        )
-        .await?;
+        let channel = connection::open_confirm_channel(&self.config, connection).await?;
         if self.subscriptions.is_empty() {
             self.topology.declare_exchange(&channel).await?;
         } else {

@@ -3,15 +3,16 @@
 
 use lapin::{
     BasicProperties, Channel, Connection,
-    options::{
-        BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-        QueuePurgeOptions,
-    },
+    options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueuePurgeOptions},
 };
 use serde::Serialize;
 
 use crate::{
-    BusConfig, BusError, connection::connect_once, error::with_timeout, headers, topology::Topology,
+    BusConfig, BusError,
+    connection::{connect_once, open_confirm_channel},
+    error::with_timeout,
+    headers,
+    topology::Topology,
 };
 
 /// A parked message as an operator sees it.
@@ -71,12 +72,6 @@ pub async fn list(config: &BusConfig, limit: usize) -> Result<Vec<ParkedMessage>
 /// confirmed its copy, so a failure midway loses nothing.
 pub async fn replay(config: &BusConfig, only_id: Option<&str>) -> Result<usize, BusError> {
     let (connection, channel, topology) = open(config).await?;
-    with_timeout(
-        config.operation_timeout,
-        "enable publisher confirms",
-        channel.confirm_select(ConfirmSelectOptions::default()),
-    )
-    .await?;
     let initially_parked = with_timeout(
         config.operation_timeout,
         "inspect parking queue",
@@ -164,12 +159,8 @@ pub async fn purge(config: &BusConfig) -> Result<u32, BusError> {
 
 async fn open(config: &BusConfig) -> Result<(Connection, Channel, Topology), BusError> {
     let connection = connect_once(config, &format!("{}-parking", config.service)).await?;
-    let channel = with_timeout(
-        config.operation_timeout,
-        "open channel",
-        connection.create_channel(),
-    )
-    .await?;
+    // Confirm mode, so that `replay` knows each copy is safe before acknowledging.
+    let channel = open_confirm_channel(config, &connection).await?;
     let topology = Topology::new(config);
     Ok((connection, channel, topology))
 }
