@@ -104,6 +104,47 @@ pub(crate) async fn open_confirm_channel(
     Ok(channel)
 }
 
+/// Whether a bus component has a working broker connection; read by readiness
+/// checks (which must not open connections of their own) and by the relay, which
+/// waits for the consumer's first connection before it publishes.
+#[derive(Debug, Clone)]
+pub struct BrokerLink(std::sync::Arc<tokio::sync::watch::Sender<LinkState>>);
+
+#[derive(Debug, Clone, Copy, Default)]
+struct LinkState {
+    up: bool,
+    ever_up: bool,
+}
+
+impl Default for BrokerLink {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(tokio::sync::watch::Sender::new(
+            LinkState::default(),
+        )))
+    }
+}
+
+impl BrokerLink {
+    /// True while the component is connected.
+    pub fn is_up(&self) -> bool {
+        self.0.borrow().up
+    }
+
+    /// Resolves once the component has been connected at least once.
+    pub async fn connected_once(&self) {
+        let mut state = self.0.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = state.wait_for(|state| state.ever_up).await;
+    }
+
+    pub(crate) fn set(&self, up: bool) {
+        self.0.send_modify(|state| {
+            state.up = up;
+            state.ever_up |= up;
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,21 +166,5 @@ mod tests {
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(10));
-    }
-}
-
-/// Whether a bus component currently has a working broker connection; read by
-/// readiness checks, which must not open connections of their own.
-#[derive(Debug, Clone, Default)]
-pub struct BrokerLink(std::sync::Arc<std::sync::atomic::AtomicBool>);
-
-impl BrokerLink {
-    /// True while the component is connected.
-    pub fn is_up(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub(crate) fn set(&self, up: bool) {
-        self.0.store(up, std::sync::atomic::Ordering::Relaxed);
     }
 }

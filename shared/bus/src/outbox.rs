@@ -16,7 +16,7 @@ use lapin::{
     options::BasicPublishOptions,
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
-use six_events::{Envelope, EventData, STRUCTURED_CONTENT_TYPE};
+use six_events::{Envelope, EventData, EventMeta, STRUCTURED_CONTENT_TYPE};
 use sqlx::{PgConnection, PgPool, postgres::PgListener};
 use tokio_util::sync::CancellationToken;
 
@@ -33,11 +33,12 @@ use crate::{
 /// Inside a [`TraceContext`] (an HTTP request or a consumed event), the event's
 /// `traceparent` names the current span, and a missing correlation id is taken
 /// from the context, so events follow the request or event that caused them.
+/// Returns the attributes the event is published with.
 #[tracing::instrument(skip_all, fields(event_id = %event.meta().id, event_type = T::TYPE))]
 pub async fn publish<T: EventData>(
     transaction: &mut PgConnection,
     mut event: Envelope<T>,
-) -> Result<(), BusError> {
+) -> Result<EventMeta, BusError> {
     if let Some(context) = TraceContext::current() {
         event = event.with_traceparent(context.traceparent());
         if event.meta().correlation_id.is_none() {
@@ -58,7 +59,7 @@ pub async fn publish<T: EventData>(
     .execute(transaction)
     .await
     .map_err(BusError::database("insert outbox row"))?;
-    Ok(())
+    Ok(event.into_parts().0)
 }
 
 /// Number of events waiting in the outbox (exposed as a metric).
@@ -105,26 +106,29 @@ pub struct Relay {
     pool: PgPool,
     config: Arc<BusConfig>,
     topology: Topology,
-    subscriptions: Vec<&'static str>,
+    publish_after: Option<BrokerLink>,
     link: BrokerLink,
 }
 
 impl Relay {
     /// A relay for the outbox in `pool`'s database.
-    ///
-    /// `subscriptions` are the event types the service itself consumes: the relay
-    /// declares the service's queue bound to them whenever it connects, so an event
-    /// the service publishes for itself is never routed nowhere because the relay
-    /// connected before the consumer.
-    pub fn new(pool: PgPool, config: Arc<BusConfig>, subscriptions: Vec<&'static str>) -> Self {
+    pub fn new(pool: PgPool, config: Arc<BusConfig>) -> Self {
         let topology = Topology::new(&config);
         Self {
             pool,
             config,
             topology,
-            subscriptions,
+            publish_after: None,
             link: BrokerLink::default(),
         }
+    }
+
+    /// Holds the first publish until `consumer` has connected once, and with it
+    /// declared the service's queue: an event the service publishes for itself on
+    /// its very first start is then never routed nowhere.
+    pub fn publish_after(mut self, consumer: BrokerLink) -> Self {
+        self.publish_after = Some(consumer);
+        self
     }
 
     /// Reports whether this relay is connected to the broker.
@@ -137,6 +141,12 @@ impl Relay {
     /// published by the next start). Survives broker and database outages.
     #[tracing::instrument(name = "outbox_relay", skip_all, fields(service = %self.config.service))]
     pub async fn run(self, stop: CancellationToken) {
+        if let Some(consumer) = &self.publish_after {
+            tokio::select! {
+                () = consumer.connected_once() => {}
+                () = stop.cancelled() => return,
+            }
+        }
         let never = CancellationToken::new();
         let mut wakeups = self.listen().await;
         let mut database_backoff = Backoff::new(
@@ -225,13 +235,7 @@ impl Relay {
 
     async fn open_channel(&self, connection: &Connection) -> Result<Channel, BusError> {
         let channel = connection::open_confirm_channel(&self.config, connection).await?;
-        if self.subscriptions.is_empty() {
-            self.topology.declare_exchange(&channel).await?;
-        } else {
-            self.topology
-                .declare_consumer(&channel, &self.subscriptions)
-                .await?;
-        }
+        self.topology.declare_exchange(&channel).await?;
         Ok(channel)
     }
 

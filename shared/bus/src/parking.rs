@@ -162,6 +162,7 @@ async fn open(config: &BusConfig) -> Result<(Connection, Channel, Topology), Bus
     // Confirm mode, so that `replay` knows each copy is safe before acknowledging.
     let channel = open_confirm_channel(config, &connection).await?;
     let topology = Topology::new(config);
+    topology.declare_parking_queue(&channel).await?;
     Ok((connection, channel, topology))
 }
 

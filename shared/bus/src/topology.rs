@@ -99,8 +99,15 @@ impl Topology {
             self.declare_queue(channel, &name, self.retry_arguments(*delay))
                 .await?;
         }
-        // The parking queue is always a classic queue: inspecting it requeues
-        // messages, which quorum queues count towards their delivery limit.
+        self.declare_parking_queue(channel).await
+    }
+
+    /// Declares the parking queue alone (operator commands may run before the
+    /// service ever did).
+    ///
+    /// It is always a classic queue: inspecting it requeues messages, which quorum
+    /// queues count towards their delivery limit.
+    pub async fn declare_parking_queue(&self, channel: &Channel) -> Result<(), BusError> {
         let mut parking = FieldTable::default();
         parking.insert(
             ShortString::from("x-queue-type"),
@@ -155,18 +162,6 @@ impl Topology {
             ShortString::from("x-dead-letter-routing-key"),
             AMQPValue::LongString(LongString::from(self.queue.as_str())),
         );
-        if self.queue_type == QueueType::Quorum {
-            // Without this a quorum queue dead-letters at most once: a leader change
-            // at the wrong moment would lose the retry.
-            arguments.insert(
-                ShortString::from("x-dead-letter-strategy"),
-                AMQPValue::LongString(LongString::from("at-least-once")),
-            );
-            arguments.insert(
-                ShortString::from("x-overflow"),
-                AMQPValue::LongString(LongString::from("reject-publish")),
-            );
-        }
         arguments
     }
 }

@@ -76,7 +76,11 @@ pub fn main<S: Service>() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.telemetry);
+    let log_output = match command {
+        Command::Serve => telemetry::LogOutput::Stdout,
+        _ => telemetry::LogOutput::Stderr,
+    };
+    telemetry::init(&config.telemetry, log_output);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

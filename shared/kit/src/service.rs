@@ -162,18 +162,15 @@ pub async fn start<S: Service>(
     .map_err(StartError::Build)?;
 
     let bus_config = Arc::new(config.bus.clone());
-    let handler = parts
-        .handler
-        .filter(|handler| !handler.event_types().is_empty());
-    let subscriptions = handler
-        .as_ref()
-        .map(Handler::event_types)
-        .unwrap_or_default();
-    let relay = Relay::new(pool.clone(), bus_config.clone(), subscriptions);
+    let mut relay = Relay::new(pool.clone(), bus_config.clone());
     let mut broker_links = vec![("relay", relay.link())];
-    let consumer = handler.map(|handler| Consumer::new(pool.clone(), bus_config, handler));
+    let consumer = parts
+        .handler
+        .filter(|handler| !handler.event_types().is_empty())
+        .map(|handler| Consumer::new(pool.clone(), bus_config, handler));
     if let Some(consumer) = &consumer {
         broker_links.push(("consumer", consumer.link()));
+        relay = relay.publish_after(consumer.link());
     }
     let readiness = Readiness::default();
     let probes = Probes {

@@ -167,7 +167,7 @@ impl Drop for TestApp {
 
 async fn start<S: Service>(env: &Env) -> RunningService {
     let config = CommonConfig::from_env(S::NAME, env).expect("test configuration is valid");
-    telemetry::init(&config.telemetry);
+    telemetry::init(&config.telemetry, telemetry::LogOutput::Stdout);
     let settings = S::settings(env).expect("test settings are valid");
     service::start::<S>(config, settings)
         .await

@@ -2,8 +2,9 @@
 
 use std::{sync::LazyLock, time::Duration};
 
-use axum::{Router, http::StatusCode, routing::post};
+use axum::{Router, extract::State, http::StatusCode, routing::post};
 use serde::Deserialize;
+use six_events::{Envelope, auth::UserRegistered};
 use six_kit::{
     NoEvents, Parts, Resources, Service,
     config::{ConfigError, Env},
@@ -11,7 +12,7 @@ use six_kit::{
     service::BuildError,
     testing::TestApp,
 };
-use sqlx::migrate::Migrator;
+use sqlx::{PgPool, migrate::Migrator};
 
 /// A service with one JSON route and no migrations of its own.
 struct Echo;
@@ -36,6 +37,25 @@ async fn greet(Json(greeting): Json<Greeting>) -> Result<Json<serde_json::Value>
     ))
 }
 
+/// Publishes an event while handling the request and answers with its trace attributes.
+async fn announce(State(pool): State<PgPool>) -> Result<Json<serde_json::Value>, Problem> {
+    let mut transaction = pool.begin().await.map_err(Problem::internal)?;
+    let event = Envelope::new(UserRegistered {
+        user_id: uuid::Uuid::now_v7(),
+        email: "ada@example.org".into(),
+        display_name: "Ada".into(),
+        registered_at: chrono::Utc::now(),
+    });
+    let published = six_bus::publish(&mut transaction, event)
+        .await
+        .map_err(Problem::internal)?;
+    transaction.commit().await.map_err(Problem::internal)?;
+    Ok(Json(serde_json::json!({
+        "traceparent": published.traceparent,
+        "correlation_id": published.correlation_id,
+    })))
+}
+
 async fn slow() -> &'static str {
     tokio::time::sleep(Duration::from_secs(5)).await;
     "too late"
@@ -54,10 +74,14 @@ impl Service for Echo {
         &NO_MIGRATIONS
     }
 
-    async fn build(_: Resources, (): ()) -> Result<Parts<NoEvents>, BuildError> {
+    async fn build(resources: Resources, (): ()) -> Result<Parts<NoEvents>, BuildError> {
         let routes = Router::new()
             .route("/v1/greetings", post(greet))
-            .route("/v1/slow", post(slow));
+            .route("/v1/slow", post(slow))
+            .route(
+                "/v1/announcements",
+                post(announce).with_state(resources.pool),
+            );
         Ok(Parts {
             routes,
             handler: None,
@@ -267,4 +291,29 @@ async fn readiness_fails_while_draining_before_the_listener_closes() {
         probe.get(&url).send().await.is_err(),
         "the listener is closed after the shutdown"
     );
+}
+
+#[tokio::test]
+async fn events_published_while_handling_a_request_carry_its_trace_and_request_id() {
+    let app = TestApp::spawn::<Echo>().await;
+    let incoming_traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    let response = app
+        .client()
+        .post(app.url("/v1/announcements"))
+        .header("traceparent", incoming_traceparent)
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    let published: serde_json::Value = response.json().await.unwrap();
+    let traceparent = published["traceparent"].as_str().unwrap();
+    assert!(
+        traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "same trace: {traceparent}"
+    );
+    assert_ne!(traceparent, incoming_traceparent, "a span of its own");
+    assert_eq!(published["correlation_id"], "req-42");
 }

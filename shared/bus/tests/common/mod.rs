@@ -160,11 +160,10 @@ impl Drop for Running {
     }
 }
 
-/// Starts an outbox relay on `pool`. It only declares the exchange: the tests'
-/// consumers declare the service queue themselves.
+/// Starts an outbox relay on `pool`.
 pub fn start_relay(pool: PgPool, config: &BusConfig) -> Running {
     let stop = CancellationToken::new();
-    let relay = Relay::new(pool, Arc::new(config.clone()), Vec::new());
+    let relay = Relay::new(pool, Arc::new(config.clone()));
     Running {
         what: "relay",
         stop: stop.clone(),
