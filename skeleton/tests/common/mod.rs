@@ -1,0 +1,79 @@
+//! Running the real service binary in tests.
+
+use std::{
+    process::{Child, Command, ExitStatus},
+    time::Duration,
+};
+
+use six_events::{Envelope, auth::UserRegistered};
+use six_testkit::{TestDatabase, TestVhost, wait_until};
+use uuid::Uuid;
+
+/// The binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
+
+/// A command running the binary with `args` on the test's database and vhost.
+pub fn service(database: &TestDatabase, vhost: &TestVhost, args: &[&str]) -> Command {
+    let mut service = Command::new(BINARY);
+    service
+        .args(args)
+        .env("DATABASE_URL", database.url())
+        .env("AMQP_URL", vhost.amqp_url())
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
+        .env("SHUTDOWN_DRAIN_TIMEOUT_MS", "15000")
+        .env("LOG_LEVEL", "warn");
+    service
+}
+
+/// A running `serve` process, killed if the test ends without stopping it.
+pub struct Serving(Child);
+
+impl Serving {
+    /// Starts `serve` on the test's database and vhost.
+    pub fn start(database: &TestDatabase, vhost: &TestVhost) -> Self {
+        Self(service(database, vhost, &["serve"]).spawn().unwrap())
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, with a deadline.
+    pub async fn terminate(mut self, deadline: Duration) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let mut status = None;
+        wait_until(deadline, "the service to exit", || {
+            status = self.0.try_wait().unwrap();
+            std::future::ready(status.is_some())
+        })
+        .await;
+        status.unwrap()
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Runs a command of the binary to completion and returns what it printed.
+pub fn run(database: &TestDatabase, vhost: &TestVhost, args: &[&str]) -> String {
+    let output = service(database, vhost, args).output().unwrap();
+    assert!(output.status.success(), "{args:?} failed: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A registration event for `user_id`.
+pub fn registered(user_id: Uuid, display_name: &str) -> Envelope<UserRegistered> {
+    Envelope::new(UserRegistered {
+        user_id,
+        email: format!("{user_id}@example.org"),
+        display_name: display_name.to_owned(),
+        registered_at: chrono::Utc::now(),
+    })
+}
