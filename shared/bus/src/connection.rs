@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use lapin::{Channel, Connection, ConnectionProperties, options::ConfirmSelectOptions};
+use lapin::{
+    Channel, Connection, ConnectionProperties, options::ConfirmSelectOptions, uri::AMQPUri,
+};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
@@ -76,15 +78,32 @@ pub(crate) async fn connect(
     }
 }
 
+/// Frame size asked of the broker when the URL does not set `frame_max`.
+///
+/// lapin sizes its I/O buffers from it (32 frames each way per connection): the
+/// broker's default of 128 KiB costs 8 MiB per connection, 32 KiB costs 2 MiB,
+/// with no throughput difference measured by `infra/bench/bus`.
+pub const DEFAULT_FRAME_MAX_BYTES: u32 = 32 * 1024;
+
 /// One connection attempt, bounded by the operation timeout.
 pub(crate) async fn connect_once(config: &BusConfig, name: &str) -> Result<Connection, BusError> {
+    let uri = connection_uri(config.amqp_url.expose_secret())?;
     let properties = ConnectionProperties::default().with_connection_name(name.into());
     with_timeout(
         config.operation_timeout,
         "connect",
-        Connection::connect(config.amqp_url.expose_secret(), properties),
+        Connection::connect_uri(uri, properties),
     )
     .await
+}
+
+/// Parses the AMQP URL and applies [`DEFAULT_FRAME_MAX_BYTES`] unless it sets its own.
+fn connection_uri(url: &str) -> Result<AMQPUri, BusError> {
+    let mut uri: AMQPUri = url
+        .parse()
+        .map_err(|reason| BusError::InvalidUrl { reason })?;
+    uri.query.frame_max.get_or_insert(DEFAULT_FRAME_MAX_BYTES);
+    Ok(uri)
 }
 
 /// Opens a channel in publisher-confirm mode: every publish on it is answered with
@@ -156,6 +175,22 @@ mod tests {
         assert!(delays.iter().all(|d| *d >= Duration::from_millis(10)));
         assert!(delays.iter().all(|d| *d <= Duration::from_millis(80)));
         assert_eq!(backoff.current, Duration::from_millis(80));
+    }
+
+    #[test]
+    fn the_frame_size_defaults_to_32_kib_unless_the_url_sets_one() {
+        let default = connection_uri("amqp://u:p@localhost:5672/%2f").unwrap();
+        assert_eq!(default.query.frame_max, Some(DEFAULT_FRAME_MAX_BYTES));
+        let explicit = connection_uri("amqp://u:p@localhost:5672/%2f?frame_max=131072").unwrap();
+        assert_eq!(explicit.query.frame_max, Some(131_072));
+    }
+
+    #[test]
+    fn an_unparsable_url_is_refused_without_echoing_the_password() {
+        let error = connection_uri("amqp://u:hunter2@localhost:notaport/%2f").unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("AMQP_URL"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
     }
 
     #[test]

@@ -12,6 +12,12 @@ pub enum BusError {
         #[source]
         source: lapin::Error,
     },
+    /// The AMQP URL cannot be parsed.
+    #[error("AMQP_URL is not a valid AMQP URL: {reason}")]
+    InvalidUrl {
+        /// What the parser refused.
+        reason: String,
+    },
     /// The broker did not answer within the operation timeout.
     #[error("broker operation `{operation}` got no answer within {timeout_ms} ms")]
     Timeout {
