@@ -1,0 +1,396 @@
+//! What the benchmark runs with: command-line options, else `BENCH_*` variables,
+//! else the defaults below (the best settings found on the 2-core dev machine; see
+//! `infra/bench/README.md`).
+
+use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
+
+/// Which parts of the benchmark to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    /// Raw lapin publish-with-confirms and consume-and-ack.
+    pub ceiling: bool,
+    /// The consumer's database transactions alone, without a broker.
+    pub database: bool,
+    /// Outbox → relay → broker → consumer with inbox.
+    pub end_to_end: bool,
+    /// Resident memory of a service at rest.
+    pub at_rest: bool,
+}
+
+impl Phases {
+    /// Every phase.
+    pub fn all() -> Self {
+        Self {
+            ceiling: true,
+            database: true,
+            end_to_end: true,
+            at_rest: true,
+        }
+    }
+
+    fn none() -> Self {
+        Self {
+            ceiling: false,
+            database: false,
+            end_to_end: false,
+            at_rest: false,
+        }
+    }
+}
+
+impl FromStr for Phases {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let mut phases = Phases::none();
+        for name in value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match name {
+                "ceiling" => phases.ceiling = true,
+                "db-ceiling" => phases.database = true,
+                "end-to-end" => phases.end_to_end = true,
+                "at-rest" => phases.at_rest = true,
+                "all" => phases = Phases::all(),
+                other => {
+                    return Err(format!(
+                        "unknown phase `{other}` (expected ceiling, db-ceiling, end-to-end, at-rest or all)"
+                    ));
+                }
+            }
+        }
+        Ok(phases)
+    }
+}
+
+impl fmt::Display for Phases {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [
+            (self.ceiling, "ceiling"),
+            (self.database, "db-ceiling"),
+            (self.end_to_end, "end-to-end"),
+            (self.at_rest, "at-rest"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// The benchmark's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Events sent through the ceiling and the end-to-end run.
+    pub events: u64,
+    /// Unacknowledged deliveries a consumer holds (AMQP prefetch), in both runs.
+    pub prefetch: u16,
+    /// Handlers the bus consumer runs at once (`BUS_MAX_CONCURRENT_HANDLERS`).
+    pub handler_concurrency: usize,
+    /// Outbox rows the relay publishes per confirm round (`BUS_RELAY_BATCH_SIZE`).
+    pub relay_batch: i64,
+    /// Messages the raw publisher sends before waiting for all their confirms.
+    pub confirm_window: usize,
+    /// Events a writer inserts into the outbox per transaction.
+    pub writer_batch: u64,
+    /// Writers inserting at the same time, each on its own connection.
+    pub writers: u64,
+    /// Events per transaction in the database ceiling (1 is what the bus does).
+    pub db_batch: u64,
+    /// Connections of the pool of the end-to-end run and the database ceiling.
+    pub pool_connections: u32,
+    /// Whether the pool pings a connection before handing it out, as sqlx does by
+    /// default and `six_kit::db::connect` leaves on (one more round trip per
+    /// transaction).
+    pub pool_ping: bool,
+    /// AMQP `frame_max` asked for by every connection (relay, consumer, raw
+    /// client, service); `None` takes the broker's (128 KiB on RabbitMQ), as
+    /// services do today.
+    pub frame_max: Option<u32>,
+    /// Events the service at rest handles before its second measurement.
+    pub rest_events: u64,
+    /// Quiet time before each memory measurement.
+    pub settle: Duration,
+    /// The parts to run.
+    pub phases: Phases,
+}
+
+/// One option: its command-line flag, its variable, and what it means.
+struct OptionSpec {
+    flag: &'static str,
+    variable: &'static str,
+    help: &'static str,
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        flag: "--events",
+        variable: "BENCH_EVENTS",
+        help: "events per throughput run (50000)",
+    },
+    OptionSpec {
+        flag: "--prefetch",
+        variable: "BENCH_PREFETCH",
+        help: "consumer prefetch, raw and bus (256)",
+    },
+    OptionSpec {
+        flag: "--concurrency",
+        variable: "BENCH_CONCURRENCY",
+        help: "bus handlers running at once (32)",
+    },
+    OptionSpec {
+        flag: "--relay-batch",
+        variable: "BENCH_RELAY_BATCH",
+        help: "outbox rows per relay confirm round (500)",
+    },
+    OptionSpec {
+        flag: "--confirm-window",
+        variable: "BENCH_CONFIRM_WINDOW",
+        help: "raw publishes per confirm wait (= relay batch)",
+    },
+    OptionSpec {
+        flag: "--writer-batch",
+        variable: "BENCH_WRITER_BATCH",
+        help: "outbox inserts per writer transaction (250)",
+    },
+    OptionSpec {
+        flag: "--writers",
+        variable: "BENCH_WRITERS",
+        help: "writer tasks, each on its own connection (4)",
+    },
+    OptionSpec {
+        flag: "--db-batch",
+        variable: "BENCH_DB_BATCH",
+        help: "events per transaction in the database ceiling (1, as the bus)",
+    },
+    OptionSpec {
+        flag: "--pool",
+        variable: "BENCH_POOL",
+        help: "database connections of end-to-end and db-ceiling (concurrency + writers + 3)",
+    },
+    OptionSpec {
+        flag: "--pool-ping",
+        variable: "BENCH_POOL_PING",
+        help: "ping pooled connections before use, like six-kit (true)",
+    },
+    OptionSpec {
+        flag: "--frame-max",
+        variable: "BENCH_FRAME_MAX",
+        help: "AMQP frame_max of every connection, 0 = the broker's (0)",
+    },
+    OptionSpec {
+        flag: "--rest-events",
+        variable: "BENCH_REST_EVENTS",
+        help: "events the service handles before its 2nd memory reading (2000)",
+    },
+    OptionSpec {
+        flag: "--settle-ms",
+        variable: "BENCH_SETTLE_MS",
+        help: "quiet time before each memory reading (3000)",
+    },
+    OptionSpec {
+        flag: "--phases",
+        variable: "BENCH_PHASES",
+        help: "ceiling,db-ceiling,end-to-end,at-rest or all (all)",
+    },
+];
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Request {
+    /// Run with these settings.
+    Run(Settings),
+    /// Print the usage.
+    Help,
+}
+
+/// The usage text.
+pub fn usage() -> String {
+    let mut text = String::from(
+        "usage: bus-throughput [OPTION VALUE]...\n\
+         each option can also be set with its variable; the option wins\n\n",
+    );
+    for option in OPTIONS {
+        text.push_str(&format!(
+            "  {:<18} {:<22} {}\n",
+            option.flag, option.variable, option.help
+        ));
+    }
+    text
+}
+
+impl Settings {
+    /// Reads `args` (without the program name) over the `BENCH_*` variables of `env`.
+    pub fn parse(
+        args: &[String],
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Request, String> {
+        let mut values: HashMap<&'static str, String> = HashMap::new();
+        for (name, value) in env {
+            if let Some(option) = OPTIONS.iter().find(|option| option.variable == name) {
+                values.insert(option.flag, value);
+            }
+        }
+        let mut words = args.iter();
+        while let Some(word) = words.next() {
+            if matches!(word.as_str(), "-h" | "--help" | "help") {
+                return Ok(Request::Help);
+            }
+            let (flag, inline) = match word.split_once('=') {
+                Some((flag, value)) => (flag, Some(value.to_owned())),
+                None => (word.as_str(), None),
+            };
+            let Some(option) = OPTIONS.iter().find(|option| option.flag == flag) else {
+                return Err(format!("unknown option `{word}`"));
+            };
+            let value = match inline {
+                Some(value) => value,
+                None => words
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} expects a value"))?,
+            };
+            values.insert(option.flag, value);
+        }
+
+        let handler_concurrency: usize = value(&values, "--concurrency", 32)?;
+        let relay_batch: i64 = value(&values, "--relay-batch", 500)?;
+        let writers: u64 = value(&values, "--writers", 4)?;
+        let settings = Settings {
+            events: value(&values, "--events", 50_000)?,
+            prefetch: value(&values, "--prefetch", 256)?,
+            handler_concurrency,
+            relay_batch,
+            confirm_window: value(
+                &values,
+                "--confirm-window",
+                usize::try_from(relay_batch).unwrap_or(1),
+            )?,
+            writer_batch: value(&values, "--writer-batch", 250)?,
+            writers,
+            db_batch: value(&values, "--db-batch", 1)?,
+            pool_connections: value(
+                &values,
+                "--pool",
+                u32::try_from(handler_concurrency as u64 + writers + 3).unwrap_or(u32::MAX),
+            )?,
+            pool_ping: value(&values, "--pool-ping", true)?,
+            frame_max: Some(value(&values, "--frame-max", 0_u32)?).filter(|bytes| *bytes > 0),
+            rest_events: value(&values, "--rest-events", 2_000)?,
+            settle: Duration::from_millis(value(&values, "--settle-ms", 3_000)?),
+            phases: value(&values, "--phases", Phases::all())?,
+        };
+        if settings.events == 0
+            || settings.prefetch == 0
+            || settings.handler_concurrency == 0
+            || settings.relay_batch <= 0
+            || settings.confirm_window == 0
+            || settings.writer_batch == 0
+            || settings.writers == 0
+            || settings.db_batch == 0
+            || settings.pool_connections < 3
+        {
+            return Err(
+                "counts must be greater than zero, and --pool at least 3 (relay, consumer, writer)"
+                    .to_owned(),
+            );
+        }
+        Ok(Request::Run(settings))
+    }
+}
+
+impl Settings {
+    /// The URL of `vhost` with this run's `frame_max`, if any.
+    pub fn amqp_url(&self, vhost: &six_testkit::TestVhost) -> String {
+        match self.frame_max {
+            Some(bytes) => format!("{}?frame_max={bytes}", vhost.amqp_url()),
+            None => vhost.amqp_url(),
+        }
+    }
+}
+
+impl fmt::Display for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "events={} prefetch={} concurrency={} relay-batch={} confirm-window={} \
+             writer-batch={} writers={} db-batch={} pool={} pool-ping={} frame-max={} rest-events={} settle-ms={} phases={}",
+            self.events,
+            self.prefetch,
+            self.handler_concurrency,
+            self.relay_batch,
+            self.confirm_window,
+            self.writer_batch,
+            self.writers,
+            self.db_batch,
+            self.pool_connections,
+            self.pool_ping,
+            self.frame_max
+                .map_or_else(|| "broker".to_owned(), |bytes| bytes.to_string()),
+            self.rest_events,
+            self.settle.as_millis(),
+            self.phases,
+        )
+    }
+}
+
+fn value<T: FromStr>(
+    values: &HashMap<&'static str, String>,
+    flag: &str,
+    default: T,
+) -> Result<T, String>
+where
+    T::Err: fmt::Display,
+{
+    match values.get(flag) {
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|error| format!("{flag} `{text}`: {error}")),
+        None => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| (*word).to_owned()).collect()
+    }
+
+    fn run(request: Result<Request, String>) -> Settings {
+        match request {
+            Ok(Request::Run(settings)) => settings,
+            other => panic!("expected settings, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_option_wins_over_its_variable() {
+        let env = [("BENCH_EVENTS".to_owned(), "10".to_owned())];
+        let settings = run(Settings::parse(&args(&["--events", "20"]), env));
+        assert_eq!(settings.events, 20);
+    }
+
+    #[test]
+    fn the_confirm_window_follows_the_relay_batch_unless_set() {
+        let settings = run(Settings::parse(&args(&["--relay-batch=300"]), []));
+        assert_eq!(settings.confirm_window, 300);
+    }
+
+    #[test]
+    fn phases_are_a_comma_separated_list() {
+        let settings = run(Settings::parse(&args(&["--phases", "ceiling,at-rest"]), []));
+        assert!(settings.phases.ceiling && settings.phases.at_rest);
+        assert!(!settings.phases.end_to_end);
+    }
+
+    #[test]
+    fn unknown_options_and_zero_counts_are_refused() {
+        assert!(Settings::parse(&args(&["--fast"]), []).is_err());
+        assert!(Settings::parse(&args(&["--prefetch", "0"]), []).is_err());
+    }
+}
