@@ -22,7 +22,7 @@ pub mod topology;
 mod trace;
 
 pub use config::{BusConfig, QueueType};
-pub use connection::BrokerLink;
+pub use connection::{BrokerLink, DEFAULT_FRAME_MAX_BYTES};
 pub use consumer::{Consumer, Handler, HandlerError};
 pub use error::BusError;
 pub use outbox::{Relay, publish};

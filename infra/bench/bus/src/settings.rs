@@ -106,8 +106,8 @@ pub struct Settings {
     /// transaction).
     pub pool_ping: bool,
     /// AMQP `frame_max` asked for by every connection (relay, consumer, raw
-    /// client, service); `None` takes the broker's (128 KiB on RabbitMQ), as
-    /// services do today.
+    /// client, service); `None` leaves it to the bus's default (32 KiB), and the
+    /// raw client to the broker's.
     pub frame_max: Option<u32>,
     /// Events the service at rest handles before its second measurement.
     pub rest_events: u64,
@@ -178,7 +178,7 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         flag: "--frame-max",
         variable: "BENCH_FRAME_MAX",
-        help: "AMQP frame_max of every connection, 0 = the broker's (0)",
+        help: "AMQP frame_max of every connection, 0 = the bus default of 32 KiB (0)",
     },
     OptionSpec {
         flag: "--rest-events",
@@ -327,8 +327,10 @@ impl fmt::Display for Settings {
             self.db_batch,
             self.pool_connections,
             self.pool_ping,
-            self.frame_max
-                .map_or_else(|| "broker".to_owned(), |bytes| bytes.to_string()),
+            self.frame_max.map_or_else(
+                || format!("{} (bus default)", six_bus::DEFAULT_FRAME_MAX_BYTES),
+                |bytes| bytes.to_string(),
+            ),
             self.rest_events,
             self.settle.as_millis(),
             self.phases,
