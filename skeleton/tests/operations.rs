@@ -5,8 +5,16 @@ mod common;
 use std::time::Duration;
 
 use common::{Serving, registered, run};
-use six_testkit::{TestDatabase, TestVhost, wait_for};
+use six_events::{Envelope, auth::UserRegistered};
+use six_testkit::{TestDatabase, TestVhost, wait_for, wait_until};
 use uuid::Uuid;
+
+/// Publishes `event` through the service's outbox.
+async fn publish(database: &TestDatabase, event: Envelope<UserRegistered>) {
+    let mut transaction = database.pool().begin().await.unwrap();
+    six_bus::publish(&mut transaction, event).await.unwrap();
+    transaction.commit().await.unwrap();
+}
 
 /// Waits until `parked list` shows exactly `expected` messages, and returns them.
 async fn parked(
@@ -34,16 +42,28 @@ async fn a_parked_message_can_be_listed_replayed_and_purged_from_the_command_lin
     let vhost = TestVhost::create().await;
     run(&database, &vhost, &["migrate"]);
     let serving = Serving::start(&database, &vhost);
-    // Two registrations of the same user: the second contradicts the first and is parked.
+    // Two registrations of the same user: the second contradicts the first and is
+    // parked. The second is published only once the first took effect, since the
+    // consumer does not promise to handle events in publish order.
     let user_id = Uuid::now_v7();
+    publish(&database, registered(user_id, "Once")).await;
+    wait_until(
+        Duration::from_secs(20),
+        "the first registration to take effect",
+        || async {
+            let known: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM known_users WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_one(&database.pool())
+                    .await
+                    .unwrap();
+            known == 1
+        },
+    )
+    .await;
     let duplicate = registered(user_id, "Twice");
     let duplicate_id = duplicate.meta().id.to_string();
-    let mut transaction = database.pool().begin().await.unwrap();
-    six_bus::publish(&mut transaction, registered(user_id, "Once"))
-        .await
-        .unwrap();
-    six_bus::publish(&mut transaction, duplicate).await.unwrap();
-    transaction.commit().await.unwrap();
+    publish(&database, duplicate).await;
 
     let listed = parked(&database, &vhost, 1).await;
     assert_eq!(listed[0]["message_id"], duplicate_id);
