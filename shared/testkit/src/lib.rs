@@ -26,4 +26,4 @@ pub use broker::DedicatedBroker;
 pub use database::TestDatabase;
 pub use rabbitmq::{QueueStats, RabbitMqApi, TestVhost};
 pub use servers::{amqp_url, database_admin_url, rabbitmq_api_url, repo_root};
-pub use wait::{wait_for, wait_until};
+pub use wait::{GaveUp, poll_for, wait_for, wait_until};

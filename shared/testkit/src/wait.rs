@@ -33,7 +33,36 @@ where
 /// # Panics
 /// When it still returns `None` after `deadline`, with `description` (what was
 /// awaited) and how long it waited. A probe that hangs counts against the deadline.
-pub async fn wait_for<T, F, Fut>(deadline: Duration, description: &str, mut probe: F) -> T
+pub async fn wait_for<T, F, Fut>(deadline: Duration, description: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match poll_for(deadline, description, probe).await {
+        Ok(found) => found,
+        Err(gave_up) => panic!("{gave_up}"),
+    }
+}
+
+/// A wait whose deadline passed before the awaited thing happened.
+#[derive(Debug, thiserror::Error)]
+#[error("gave up after {waited:?} ({checks} checks) waiting until {description}")]
+pub struct GaveUp {
+    /// What was awaited.
+    pub description: String,
+    /// How long it waited.
+    pub waited: Duration,
+    /// How many times it checked.
+    pub checks: u32,
+}
+
+/// [`wait_for`] as an error instead of a panic, for programs that must report
+/// rather than abort (benchmarks, tools).
+pub async fn poll_for<T, F, Fut>(
+    deadline: Duration,
+    description: &str,
+    mut probe: F,
+) -> Result<T, GaveUp>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -44,13 +73,14 @@ where
         let remaining = deadline.saturating_sub(started.elapsed());
         checks += 1;
         if let Ok(Some(found)) = tokio::time::timeout(remaining, probe()).await {
-            return found;
+            return Ok(found);
         }
         if started.elapsed() >= deadline {
-            panic!(
-                "gave up after {:?} ({checks} checks) waiting until {description}",
-                started.elapsed()
-            );
+            return Err(GaveUp {
+                description: description.to_owned(),
+                waited: started.elapsed(),
+                checks,
+            });
         }
         tokio::time::sleep(POLL_INTERVAL.min(deadline.saturating_sub(started.elapsed()))).await;
     }

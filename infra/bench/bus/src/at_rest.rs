@@ -21,7 +21,7 @@ use tokio::{
     process::{Child, Command},
 };
 
-use crate::{sample, settings::Settings, wait};
+use crate::{sample, settings::Settings};
 
 /// The service binary's name (a sibling of `bus-throughput`).
 const SERVICE_BINARY: &str = "bench-service";
@@ -264,7 +264,7 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
     })
 }
 
-/// Waits for `probe` like [`wait::until`] with [`DEADLINE`], but fails at once, with
+/// Waits for `probe` like [`six_testkit::poll_for`] with [`DEADLINE`], but fails at once, with
 /// the service's last log lines, if the service exits.
 async fn until_or_exit<T, F, Fut>(
     child: &mut Child,
@@ -277,8 +277,8 @@ where
     Fut: Future<Output = Option<T>>,
 {
     tokio::select! {
-        found = wait::until(DEADLINE, what, probe) => found.map_err(|error| {
-            error.context(format!("last service log lines:\n{}", log.tail()))
+        found = six_testkit::poll_for(DEADLINE, what, probe) => found.map_err(|error| {
+            anyhow::Error::new(error).context(format!("last service log lines:\n{}", log.tail()))
         }),
         status = child.wait() => anyhow::bail!(
             "the service exited ({}) while waiting until {what}; last log lines:\n{}",

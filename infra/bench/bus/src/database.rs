@@ -17,12 +17,12 @@ use std::{
 
 use anyhow::Context;
 use six_testkit::TestDatabase;
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
     cpu::{CpuUsage, Snapshot},
-    end_to_end::EFFECTS_TABLE,
+    end_to_end::prepared_pool,
     sample::EVENT_TYPE,
     settings::Settings,
 };
@@ -50,21 +50,7 @@ impl DatabaseCeiling {
 /// Runs the database ceiling on a fresh database.
 pub async fn run(settings: &Settings) -> anyhow::Result<DatabaseCeiling> {
     let database = TestDatabase::create().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.pool_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .test_before_acquire(settings.pool_ping)
-        .connect(&database.url())
-        .await
-        .context("connect to the benchmark database")?;
-    six_bus::migrator()
-        .run(&pool)
-        .await
-        .context("bus migrations")?;
-    sqlx::raw_sql(EFFECTS_TABLE)
-        .execute(&pool)
-        .await
-        .context("create the effects table")?;
+    let pool = prepared_pool(settings, &database).await?;
 
     let next = Arc::new(AtomicU64::new(0));
     let cpu = Snapshot::take();

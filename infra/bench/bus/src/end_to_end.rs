@@ -27,7 +27,6 @@ use crate::{
     meter::{self, BusMeter},
     sample::{self, EVENT_TYPE},
     settings::Settings,
-    wait,
 };
 
 /// The handler's side effect: one row per event.
@@ -136,11 +135,12 @@ impl Handler for RecordEffects {
     }
 }
 
-/// Runs the end-to-end benchmark on a fresh database and vhost.
-pub async fn run(settings: &Settings) -> anyhow::Result<EndToEnd> {
-    let database = TestDatabase::create().await;
-    let vhost = TestVhost::create().await;
-    // The options of `six_kit::db::connect`, with the pool size and ping to try.
+/// A pool on `database` with the bus tables and the effects table; the options
+/// of `six_kit::db::connect`, with the pool size and ping to try.
+pub(crate) async fn prepared_pool(
+    settings: &Settings,
+    database: &TestDatabase,
+) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(settings.pool_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -156,6 +156,14 @@ pub async fn run(settings: &Settings) -> anyhow::Result<EndToEnd> {
         .execute(&pool)
         .await
         .context("create the effects table")?;
+    Ok(pool)
+}
+
+/// Runs the end-to-end benchmark on a fresh database and vhost.
+pub async fn run(settings: &Settings) -> anyhow::Result<EndToEnd> {
+    let database = TestDatabase::create().await;
+    let vhost = TestVhost::create().await;
+    let pool = prepared_pool(settings, &database).await?;
 
     let config = Arc::new(bus_config(settings.amqp_url(&vhost), settings));
     let handled = Arc::new(AtomicU64::new(0));
@@ -172,7 +180,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<EndToEnd> {
     let stop = CancellationToken::new();
     let consuming = tokio::spawn(consumer.run(stop.clone()));
     let relaying = tokio::spawn(relay.run(stop.clone()));
-    wait::until(
+    six_testkit::poll_for(
         Duration::from_secs(30),
         "the relay and the consumer are connected",
         || async { (consumer_link.is_up() && relay_link.is_up()).then_some(()) },
@@ -242,7 +250,7 @@ async fn measure(
 
     // The relay deletes a batch after its confirms, possibly after the consumer
     // already handled it: give it a moment. A non-empty outbox is reported below.
-    let _ = wait::until(Duration::from_secs(10), "the outbox is empty", || async {
+    let _ = six_testkit::poll_for(Duration::from_secs(10), "the outbox is empty", || async {
         count(pool, "bus_outbox")
             .await
             .ok()

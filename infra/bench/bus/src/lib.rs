@@ -20,4 +20,3 @@ pub mod report;
 pub mod sample;
 pub mod service;
 pub mod settings;
-mod wait;
