@@ -48,8 +48,11 @@ pub struct BusConfig {
     pub queue_type: QueueType,
     /// Unacknowledged deliveries the broker may push to this consumer (AMQP prefetch).
     pub prefetch: u16,
-    /// Handlers running at the same time.
+    /// Batches of deliveries being applied at the same time.
     pub max_concurrent_handlers: usize,
+    /// Most deliveries applied in one database transaction; only deliveries already
+    /// waiting are batched, so 1 disables batching and never adds latency otherwise.
+    pub handler_batch_size: usize,
     /// Delay before each retry; a message that failed `retry_delays.len() + 1` times is parked.
     pub retry_delays: Vec<Duration>,
     /// Messages larger than this are parked without being parsed.
@@ -79,6 +82,7 @@ impl BusConfig {
             queue_type: QueueType::Quorum,
             prefetch: 64,
             max_concurrent_handlers: 16,
+            handler_batch_size: 32,
             retry_delays: vec![
                 Duration::from_secs(1),
                 Duration::from_secs(10),

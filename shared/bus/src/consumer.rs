@@ -10,12 +10,19 @@
 //!   parked with its error; messages that can never succeed (not JSON, unknown type
 //!   or version, too large, or a permanent handler error) are parked at once; no
 //!   message ever blocks the queue or stops the consumer;
-//! - at most `prefetch` deliveries are held and `max_concurrent_handlers` run at once;
-//!   handlers run concurrently, so order between events is not guaranteed.
+//! - at most `prefetch` deliveries are held and `max_concurrent_handlers` batches run
+//!   at once; batches run concurrently, so order between events is not guaranteed.
+//!
+//! Batching: deliveries that are already waiting when a handler slot frees up (up to
+//! `handler_batch_size`) are applied in one transaction, one inbox insert for all,
+//! the handler once per event, one commit, then one ack each. If anything in the
+//! batch fails, the transaction is rolled back and each event is applied again on
+//! its own, so a failure settles (retries or parks) only the event that caused it.
+//! Under light load a batch is one delivery: batching never waits for more.
 
 use std::{sync::Arc, time::Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lapin::{
     BasicProperties, Channel, Connection,
     message::Delivery,
@@ -71,6 +78,11 @@ pub trait Handler: Send + Sync + 'static {
     /// Applies one event inside `transaction`, which the runner commits when this
     /// returns `Ok` and rolls back otherwise. Events published with
     /// [`crate::outbox::publish`] on the same transaction leave only if it commits.
+    ///
+    /// The transaction may also carry other events of the same batch, and when one of
+    /// them fails the batch is rolled back and this event applied again on its own:
+    /// keep every effect inside the transaction (anything outside it, such as a call
+    /// to another system, may happen twice).
     fn handle(
         &self,
         event: &DomainEvent,
@@ -188,6 +200,7 @@ impl<H: Handler> Consumer<H> {
         tracing::info!(event_types = ?self.shared.event_types, "consuming");
 
         let in_flight = TaskTracker::new();
+        let batch_size = config.handler_batch_size.max(1);
         let result = loop {
             let permit = tokio::select! {
                 permit = permits.clone().acquire_owned() => match permit {
@@ -196,26 +209,34 @@ impl<H: Handler> Consumer<H> {
                 },
                 () = stop.cancelled() => break Ok(()),
             };
-            let next = tokio::select! {
+            let first = tokio::select! {
                 next = deliveries.next() => next,
                 () = stop.cancelled() => break Ok(()),
             };
-            match next {
-                Some(Ok(delivery)) => {
-                    let shared = self.shared.clone();
-                    let publisher = publisher.clone();
-                    in_flight.spawn(async move {
-                        shared.process(&publisher, delivery).await;
-                        drop(permit);
-                    });
+            let mut batch = match delivered(first) {
+                Ok(delivery) => vec![delivery],
+                Err(error) => break Err(error),
+            };
+            // Take what is already waiting, without waiting for more.
+            let mut broken = None;
+            while batch.len() < batch_size {
+                match deliveries.next().now_or_never().map(delivered) {
+                    Some(Ok(delivery)) => batch.push(delivery),
+                    Some(Err(error)) => {
+                        broken = Some(error);
+                        break;
+                    }
+                    None => break,
                 }
-                Some(Err(source)) => {
-                    break Err(BusError::Broker {
-                        operation: "consume",
-                        source,
-                    });
-                }
-                None => break Err(BusError::ConsumerCancelled),
+            }
+            let shared = self.shared.clone();
+            let publisher = publisher.clone();
+            in_flight.spawn(async move {
+                shared.process_batch(&publisher, batch).await;
+                drop(permit);
+            });
+            if let Some(error) = broken {
+                break Err(error);
             }
         };
         if result.is_ok() {
@@ -240,12 +261,167 @@ impl<H: Handler> Consumer<H> {
 }
 
 impl<H: Handler> Shared<H> {
-    /// Handles one delivery and settles it: ack, retry later, or park.
-    async fn process(&self, publisher: &Channel, delivery: Delivery) {
+    /// Applies a batch of deliveries and settles each: ack, retry later, or park.
+    async fn process_batch(&self, publisher: &Channel, deliveries: Vec<Delivery>) {
+        metrics::histogram!("bus_consumer_batch_size").record(deliveries.len() as f64);
+        let mut accepted = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match self.screen(&delivery) {
+                Ok(event) => accepted.push((delivery, event)),
+                Err(reason) => {
+                    self.settle(publisher, &delivery, Outcome::Rejected(reason))
+                        .await;
+                }
+            }
+        }
+        if accepted.len() > 1 {
+            let started = Instant::now();
+            let applied = self.apply_batch(&accepted).await;
+            metrics::histogram!("bus_handler_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match applied {
+                Ok(outcomes) => {
+                    for ((delivery, _), outcome) in accepted.iter().zip(outcomes) {
+                        self.settle(publisher, delivery, outcome).await;
+                    }
+                    return;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, events = accepted.len(), "batch rolled back; applying its events one by one");
+                }
+            }
+        }
+        for (delivery, event) in &accepted {
+            let started = Instant::now();
+            let outcome = self.apply(delivery, event).await;
+            metrics::histogram!("bus_handler_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            self.settle(publisher, delivery, outcome).await;
+        }
+    }
+
+    /// Decodes a delivery, or says why it can never be handled.
+    fn screen(&self, delivery: &Delivery) -> Result<DomainEvent, String> {
+        let limit = self.config.max_message_bytes;
+        if delivery.data.len() > limit {
+            return Err(format!(
+                "message of {} bytes exceeds the limit of {limit} bytes",
+                delivery.data.len()
+            ));
+        }
+        let event = DomainEvent::decode(&delivery.data).map_err(|error| error.to_string())?;
+        let event_type = &event.meta().event_type;
+        if !self.event_types.contains(&event_type.as_str()) {
+            return Err(format!("this service does not subscribe to `{event_type}`"));
+        }
+        Ok(event)
+    }
+
+    /// Applies one event in its own transaction.
+    async fn apply(&self, delivery: &Delivery, event: &DomainEvent) -> Outcome {
+        let mut transaction = match self.pool.begin().await {
+            Ok(transaction) => transaction,
+            Err(error) => return Outcome::Failed(format!("database unavailable: {error}")),
+        };
+        let meta = event.meta();
+        let first_time = sqlx::query(
+            "INSERT INTO bus_inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(meta.id)
+        .bind(&meta.event_type)
+        .execute(&mut *transaction)
+        .await;
+        match first_time {
+            Ok(result) if result.rows_affected() == 0 => {
+                tracing::debug!(event_id = %meta.id, "event already handled");
+                return Outcome::Duplicate;
+            }
+            Ok(_) => {}
+            Err(error) => return Outcome::Failed(format!("inbox insert failed: {error}")),
+        }
+        match self.run_handler(delivery, event, &mut transaction).await {
+            Ok(()) => match transaction.commit().await {
+                Ok(()) => Outcome::Handled,
+                Err(error) => Outcome::Failed(format!("commit failed: {error}")),
+            },
+            Err(HandlerError::Transient(error)) => Outcome::Failed(error.to_string()),
+            Err(HandlerError::Permanent(reason)) => Outcome::Rejected(reason),
+        }
+    }
+
+    /// Applies several events in one transaction: each event's outcome, or why the
+    /// batch was rolled back.
+    async fn apply_batch(&self, batch: &[(Delivery, DomainEvent)]) -> Result<Vec<Outcome>, String> {
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| format!("database unavailable: {error}"))?;
+        let (ids, types): (Vec<uuid::Uuid>, Vec<&str>) = batch
+            .iter()
+            .map(|(_, event)| (event.meta().id, event.meta().event_type.as_str()))
+            .unzip();
+        let mut first_time: std::collections::HashSet<uuid::Uuid> = sqlx::query_scalar(
+            "INSERT INTO bus_inbox (event_id, event_type) \
+             SELECT * FROM unnest($1::uuid[], $2::text[]) \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&ids)
+        .bind(&types)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(|error| format!("inbox insert failed: {error}"))?
+        .into_iter()
+        .collect();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (delivery, event) in batch {
+            // `remove`: an event delivered twice in one batch is applied once.
+            if !first_time.remove(&event.meta().id) {
+                tracing::debug!(event_id = %event.meta().id, "event already handled");
+                outcomes.push(Outcome::Duplicate);
+                continue;
+            }
+            self.run_handler(delivery, event, &mut transaction)
+                .await
+                .map_err(|error| format!("event {}: {error}", event.meta().id))?;
+            outcomes.push(Outcome::Handled);
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(|error| format!("commit failed: {error}"))?;
+        Ok(outcomes)
+    }
+
+    /// Runs the handler for one event within the event's trace context and span.
+    async fn run_handler(
+        &self,
+        delivery: &Delivery,
+        event: &DomainEvent,
+        transaction: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let meta = event.meta();
+        let correlation_id = meta
+            .correlation_id
+            .clone()
+            .unwrap_or_else(|| meta.id.to_string());
+        let context = TraceContext::continue_from(meta.traceparent.as_deref(), correlation_id);
+        let span = tracing::info_span!(
+            "handle_event",
+            event_id = %meta.id,
+            event_type = %meta.event_type,
+            trace_id = %context.trace_id(),
+            correlation_id = %context.correlation_id,
+            attempt = headers::attempts(&delivery.properties) + 1,
+        );
+        context
+            .scope(self.handler.handle(event, transaction).instrument(span))
+            .await
+    }
+
+    /// Acts on a delivery's outcome: ack, retry later, or park, then ack.
+    async fn settle(&self, publisher: &Channel, delivery: &Delivery, outcome: Outcome) {
         let failed_attempts = headers::attempts(&delivery.properties);
-        let started = Instant::now();
-        let outcome = self.handle(&delivery, failed_attempts).await;
-        metrics::histogram!("bus_handler_duration_seconds").record(started.elapsed().as_secs_f64());
         let (label, settled) = match outcome {
             Outcome::Handled => ("handled", Ok(())),
             Outcome::Duplicate => ("duplicate", Ok(())),
@@ -257,7 +433,7 @@ impl<H: Handler> Shared<H> {
                         metrics::counter!("bus_messages_retried_total").increment(1);
                         (
                             "retried",
-                            self.forward(publisher, &delivery, &retry_queue, |h| {
+                            self.forward(publisher, delivery, &retry_queue, |h| {
                                 headers::set_attempts(h, attempt);
                                 headers::set_text(h, headers::LAST_ERROR, &error);
                             })
@@ -268,7 +444,7 @@ impl<H: Handler> Shared<H> {
                         let reason = format!("handler failed {attempt} times, last error: {error}");
                         (
                             "parked",
-                            self.park(publisher, &delivery, attempt, &reason).await,
+                            self.park(publisher, delivery, attempt, &reason).await,
                         )
                     }
                 }
@@ -277,7 +453,7 @@ impl<H: Handler> Shared<H> {
                 "parked",
                 self.park(
                     publisher,
-                    &delivery,
+                    delivery,
                     failed_attempts.saturating_add(1),
                     &reason,
                 )
@@ -297,72 +473,6 @@ impl<H: Handler> Shared<H> {
             // The delivery stays unacknowledged and comes back after reconnection; the
             // inbox makes the repeat harmless.
             tracing::warn!(%error, delivery_tag = delivery.delivery_tag, "delivery not settled; it will be redelivered");
-        }
-    }
-
-    async fn handle(&self, delivery: &Delivery, failed_attempts: u32) -> Outcome {
-        let limit = self.config.max_message_bytes;
-        if delivery.data.len() > limit {
-            return Outcome::Rejected(format!(
-                "message of {} bytes exceeds the limit of {limit} bytes",
-                delivery.data.len()
-            ));
-        }
-        let event = match DomainEvent::decode(&delivery.data) {
-            Ok(event) => event,
-            Err(error) => return Outcome::Rejected(error.to_string()),
-        };
-        let meta = event.meta();
-        if !self.event_types.contains(&meta.event_type.as_str()) {
-            return Outcome::Rejected(format!(
-                "this service does not subscribe to `{}`",
-                meta.event_type
-            ));
-        }
-        let correlation_id = meta
-            .correlation_id
-            .clone()
-            .unwrap_or_else(|| meta.id.to_string());
-        let context = TraceContext::continue_from(meta.traceparent.as_deref(), correlation_id);
-        let span = tracing::info_span!(
-            "handle_event",
-            event_id = %meta.id,
-            event_type = %meta.event_type,
-            trace_id = %context.trace_id(),
-            correlation_id = %context.correlation_id,
-            attempt = failed_attempts + 1,
-        );
-        context.scope(self.apply(&event).instrument(span)).await
-    }
-
-    async fn apply(&self, event: &DomainEvent) -> Outcome {
-        let meta = event.meta();
-        let mut transaction = match self.pool.begin().await {
-            Ok(transaction) => transaction,
-            Err(error) => return Outcome::Failed(format!("database unavailable: {error}")),
-        };
-        let first_time = sqlx::query(
-            "INSERT INTO bus_inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(meta.id)
-        .bind(&meta.event_type)
-        .execute(&mut *transaction)
-        .await;
-        match first_time {
-            Ok(result) if result.rows_affected() == 0 => {
-                tracing::debug!("event already handled");
-                return Outcome::Duplicate;
-            }
-            Ok(_) => {}
-            Err(error) => return Outcome::Failed(format!("inbox insert failed: {error}")),
-        }
-        match self.handler.handle(event, &mut transaction).await {
-            Ok(()) => match transaction.commit().await {
-                Ok(()) => Outcome::Handled,
-                Err(error) => Outcome::Failed(format!("commit failed: {error}")),
-            },
-            Err(HandlerError::Transient(error)) => Outcome::Failed(error.to_string()),
-            Err(HandlerError::Permanent(reason)) => Outcome::Rejected(reason),
         }
     }
 
@@ -424,6 +534,18 @@ impl<H: Handler> Shared<H> {
                 operation: "forward message",
             })
         }
+    }
+}
+
+/// A delivery from the stream, or why consuming must start over.
+fn delivered(next: Option<Result<Delivery, lapin::Error>>) -> Result<Delivery, BusError> {
+    match next {
+        Some(Ok(delivery)) => Ok(delivery),
+        Some(Err(source)) => Err(BusError::Broker {
+            operation: "consume",
+            source,
+        }),
+        None => Err(BusError::ConsumerCancelled),
     }
 }
 

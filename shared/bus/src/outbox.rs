@@ -37,29 +37,68 @@ use crate::{
 #[tracing::instrument(skip_all, fields(event_id = %event.meta().id, event_type = T::TYPE))]
 pub async fn publish<T: EventData>(
     transaction: &mut PgConnection,
-    mut event: Envelope<T>,
+    event: Envelope<T>,
 ) -> Result<EventMeta, BusError> {
-    if let Some(context) = TraceContext::current() {
-        event = event.with_traceparent(context.traceparent());
-        if event.meta().correlation_id.is_none() {
-            event = event.with_correlation_id(context.correlation_id);
+    let mut published = publish_all(transaction, [event]).await?;
+    Ok(published.remove(0))
+}
+
+/// Writes several events to the outbox with one statement, inside the caller's
+/// transaction, as [`publish`] does for one: for work that announces many changes
+/// at once (an import chunk). Events with the same subject are published in the
+/// order given. Returns the attributes of each event, in that order.
+#[tracing::instrument(skip_all, fields(event_type = T::TYPE))]
+pub async fn publish_all<T: EventData>(
+    transaction: &mut PgConnection,
+    events: impl IntoIterator<Item = Envelope<T>>,
+) -> Result<Vec<EventMeta>, BusError> {
+    let context = TraceContext::current();
+    let mut rows = OutboxRows::default();
+    let mut published = Vec::new();
+    for mut event in events {
+        if let Some(context) = &context {
+            event = event.with_traceparent(context.traceparent());
+            if event.meta().correlation_id.is_none() {
+                event = event.with_correlation_id(context.correlation_id.clone());
+            }
         }
+        let body = event.encode()?;
+        let (meta, _) = event.into_parts();
+        rows.event_ids.push(meta.id);
+        rows.subjects.push(meta.subject.clone());
+        rows.bodies.push(body);
+        rows.traceparents.push(meta.traceparent.clone());
+        published.push(meta);
     }
-    let body = event.encode()?;
-    let meta = event.meta();
+    if published.is_empty() {
+        return Ok(published);
+    }
+    // `WITH ORDINALITY … ORDER BY`: sequence numbers follow the order given.
     sqlx::query(
         "INSERT INTO bus_outbox (event_id, routing_key, subject, body, traceparent) \
-         VALUES ($1, $2, $3, $4, $5)",
+         SELECT event_id, $2, subject, body, traceparent \
+         FROM unnest($1::uuid[], $3::text[], $4::bytea[], $5::text[]) \
+              WITH ORDINALITY AS row (event_id, subject, body, traceparent, position) \
+         ORDER BY position",
     )
-    .bind(meta.id)
+    .bind(&rows.event_ids)
     .bind(T::TYPE)
-    .bind(&meta.subject)
-    .bind(body)
-    .bind(&meta.traceparent)
+    .bind(&rows.subjects)
+    .bind(&rows.bodies)
+    .bind(&rows.traceparents)
     .execute(transaction)
     .await
-    .map_err(BusError::database("insert outbox row"))?;
-    Ok(event.into_parts().0)
+    .map_err(BusError::database("insert outbox rows"))?;
+    Ok(published)
+}
+
+/// Columns of the outbox rows one statement inserts.
+#[derive(Default)]
+struct OutboxRows {
+    event_ids: Vec<uuid::Uuid>,
+    subjects: Vec<Option<String>>,
+    bodies: Vec<Vec<u8>>,
+    traceparents: Vec<Option<String>>,
 }
 
 /// Number of events waiting in the outbox (exposed as a metric).

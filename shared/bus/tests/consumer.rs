@@ -1,5 +1,5 @@
-//! The consumer runner: exactly-once effects, retries with growing delays, and a
-//! graceful stop.
+//! The consumer runner: exactly-once effects, batches, retries with growing delays,
+//! and a graceful stop.
 
 mod common;
 
@@ -9,7 +9,7 @@ use common::{
     Amqp, DEADLINE, SERVICE, TestHandler, commit, config, effects_of, migrated_database,
     start_consumer, start_relay, user_registered, wait_for_effect,
 };
-use six_bus::QueueType;
+use six_bus::{QueueType, parking, topology::Topology};
 use six_events::DomainEvent;
 use six_testkit::TestVhost;
 
@@ -130,4 +130,58 @@ async fn a_graceful_stop_lets_the_handler_in_flight_finish_and_acknowledge() {
         0,
         "the message was not acknowledged"
     );
+}
+
+#[tokio::test]
+async fn a_failure_in_a_batch_parks_only_its_event_and_every_other_event_applies_once() {
+    // Arrange: the queue is filled before the consumer starts and the consumer has
+    // one handler slot, so deliveries wait for it and are applied in batches.
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let mut config = config(&vhost.amqp_url());
+    config.max_concurrent_handlers = 1;
+    config.handler_batch_size = 16;
+    config.prefetch = 64;
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    // A first run declares the queue and its bindings.
+    start_consumer(pool.clone(), &config, TestHandler::recording())
+        .stop()
+        .await;
+    let events: Vec<DomainEvent> = (0..40).map(|_| user_registered().into()).collect();
+    let rejected = events[20].meta().id;
+    for event in &events {
+        amqp.publish_event(&config.exchange, event).await;
+    }
+    amqp.wait_until_ready(SERVICE, 40).await;
+
+    // Act
+    let _consumer = start_consumer(pool.clone(), &config, TestHandler::rejecting(rejected));
+
+    // Assert: the rejected event is parked with its reason, without an effect, and
+    // the events that shared its batch were applied once.
+    amqp.wait_until_ready(&Topology::new(&config).parking_queue, 1)
+        .await;
+    let parked = parking::list(&config, 10)
+        .await
+        .expect("parked messages can be listed");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(
+        parked[0].message_id.as_deref(),
+        Some(rejected.to_string().as_str())
+    );
+    assert!(
+        parked[0].reason.contains("simulated contradiction"),
+        "parked because: {}",
+        parked[0].reason
+    );
+    for event in &events {
+        let event_id = event.meta().id;
+        if event_id == rejected {
+            assert_eq!(effects_of(&pool, event_id).await, 0);
+        } else {
+            wait_for_effect(&pool, event_id).await;
+            assert_eq!(effects_of(&pool, event_id).await, 1, "event {event_id}");
+        }
+    }
 }

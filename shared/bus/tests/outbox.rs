@@ -112,3 +112,45 @@ async fn a_rolled_back_transaction_publishes_nothing() {
         .unwrap();
     assert_eq!(inbox, 1, "only the marker reached the consumer");
 }
+
+#[tokio::test]
+async fn events_published_together_are_queued_in_the_order_given_and_all_delivered() {
+    // Arrange: five events about one user, so their order matters.
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let config = config(&vhost.amqp_url());
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    let _consumer = start_consumer(pool.clone(), &config, TestHandler::recording());
+    amqp.wait_until_consumed(SERVICE).await;
+    let first = user_registered();
+    let user = first.data().clone();
+    let events: Vec<_> = std::iter::once(first)
+        .chain((1..5).map(|_| six_events::Envelope::new(user.clone())))
+        .collect();
+    let given: Vec<_> = events.iter().map(|event| event.meta().id).collect();
+
+    // Act
+    let mut transaction = pool.begin().await.unwrap();
+    let published = six_bus::publish_all(&mut transaction, events)
+        .await
+        .unwrap();
+    let queued: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM bus_outbox ORDER BY seq")
+            .fetch_all(&mut *transaction)
+            .await
+            .unwrap();
+    transaction.commit().await.unwrap();
+    let _relay = start_relay(pool.clone(), &config);
+
+    // Assert
+    assert_eq!(
+        published.iter().map(|meta| meta.id).collect::<Vec<_>>(),
+        given
+    );
+    assert_eq!(queued, given, "outbox order differs from the order given");
+    for event_id in given {
+        wait_for_effect(&pool, event_id).await;
+        assert_eq!(effects_of(&pool, event_id).await, 1);
+    }
+}

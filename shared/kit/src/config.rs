@@ -277,6 +277,8 @@ impl CommonConfig {
                 "BUS_MAX_CONCURRENT_HANDLERS",
                 defaults.max_concurrent_handlers,
             )?,
+            handler_batch_size: env
+                .optional("BUS_HANDLER_BATCH_SIZE", defaults.handler_batch_size)?,
             retry_delays: env.millis_list("BUS_RETRY_DELAYS_MS", &defaults.retry_delays)?,
             max_message_bytes: env.optional("BUS_MAX_MESSAGE_BYTES", defaults.max_message_bytes)?,
             relay_batch_size: env.optional("BUS_RELAY_BATCH_SIZE", defaults.relay_batch_size)?,
@@ -290,9 +292,14 @@ impl CommonConfig {
             operation_timeout: env
                 .millis("BUS_OPERATION_TIMEOUT_MS", defaults.operation_timeout)?,
         };
-        if bus.prefetch == 0 || bus.max_concurrent_handlers == 0 || bus.relay_batch_size <= 0 {
+        if bus.prefetch == 0
+            || bus.max_concurrent_handlers == 0
+            || bus.handler_batch_size == 0
+            || bus.relay_batch_size <= 0
+        {
             return Err(ConfigError::Invalid {
-                name: "BUS_PREFETCH / BUS_MAX_CONCURRENT_HANDLERS / BUS_RELAY_BATCH_SIZE"
+                name: "BUS_PREFETCH / BUS_MAX_CONCURRENT_HANDLERS / BUS_HANDLER_BATCH_SIZE / \
+                       BUS_RELAY_BATCH_SIZE"
                     .to_owned(),
                 reason: "must be greater than zero".to_owned(),
             });

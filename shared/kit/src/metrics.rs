@@ -5,6 +5,7 @@
 //! - `bus_events_published_total`, `bus_outbox_backlog`
 //! - `bus_messages_consumed_total{outcome}` (`handled`, `duplicate`, `retried`, `parked`),
 //!   `bus_messages_retried_total`, `bus_messages_parked_total`, `bus_handler_duration_seconds`
+//!   (per consumer transaction), `bus_consumer_batch_size`
 
 use std::sync::OnceLock;
 
@@ -15,15 +16,25 @@ const LATENCY_BUCKETS_SECONDS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Batch size buckets, in deliveries (the batch size is at most the prefetch).
+const BATCH_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// The process-wide recorder, installed on first use.
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
+        // Fails only for an empty bucket list.
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Suffix("_seconds".to_owned()),
                 LATENCY_BUCKETS_SECONDS,
             )
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full("bus_consumer_batch_size".to_owned()),
+                    BATCH_SIZE_BUCKETS,
+                )
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

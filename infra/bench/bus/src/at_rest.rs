@@ -232,6 +232,7 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
         &pool,
         0..settings.rest_events,
         settings.writer_batch,
+        settings.publish_all,
         &AtomicU64::default(),
     )
     .await?;

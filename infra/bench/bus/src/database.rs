@@ -1,11 +1,11 @@
 //! The database ceiling: the consumer's transactions alone, without a broker.
 //! `handler_concurrency` tasks each take the next event and run what the bus
-//! consumer runs for it (take a pooled connection, `BEGIN`, insert into the inbox,
-//! insert the effect, `COMMIT`), so the figure says how many events per second the
-//! per-event transaction allows on this machine, whatever the broker does.
+//! consumer runs for a lone delivery (take a pooled connection, `BEGIN`, insert into
+//! the inbox, insert the effect, `COMMIT`), so the figure says how many events per
+//! second one transaction per event allows on this machine, whatever the broker does.
 //!
 //! With `db_batch` > 1, a transaction holds that many events (inbox and effect rows
-//! for each), to show what handling deliveries in batches would gain.
+//! for each), as when the consumer applies deliveries in batches.
 
 use std::{
     sync::{

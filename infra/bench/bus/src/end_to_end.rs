@@ -1,4 +1,4 @@
-//! End to end: a writer inserts events into the outbox with `six_bus::publish`, the
+//! End to end: writers insert events into the outbox with `six_bus::publish_all`, the
 //! `six_bus::Relay` publishes them (persistent, confirmed) to a quorum queue, and a
 //! `six_bus::Consumer` handles each in a transaction that records it in the inbox
 //! and inserts one row into an effects table.
@@ -60,6 +60,8 @@ pub struct EndToEnd {
     pub publish_elapsed: Option<Duration>,
     /// Mean time of one handler, database transaction included (when metered).
     pub handler_mean: Option<Duration>,
+    /// Mean deliveries per consumer batch (when metered).
+    pub batch_mean: Option<f64>,
     /// Progress over time.
     pub timeline: Vec<Progress>,
     /// Rows in the effects table at the end.
@@ -263,6 +265,7 @@ async fn measure(
         write_elapsed: written_at.duration_since(started),
         publish_elapsed: meter.and(all_published),
         handler_mean: metered.handler_mean(),
+        batch_mean: metered.batch_mean(),
         timeline,
         effects: count(pool, "bench_effects").await?,
         inbox: count(pool, "bus_inbox").await?,
@@ -277,6 +280,7 @@ fn bus_config(amqp_url: String, settings: &Settings) -> BusConfig {
     config.queue_type = QueueType::Quorum;
     config.prefetch = settings.prefetch;
     config.max_concurrent_handlers = settings.handler_concurrency;
+    config.handler_batch_size = settings.handler_batch;
     config.relay_batch_size = settings.relay_batch;
     config
 }
@@ -293,10 +297,15 @@ fn spawn_writers(
         .map(|writer| {
             let indexes =
                 (writer * share).min(settings.events)..((writer + 1) * share).min(settings.events);
-            let (pool, written, per_transaction) =
-                (pool.clone(), written.clone(), settings.writer_batch);
+            let (pool, written, per_transaction, publish_all) = (
+                pool.clone(),
+                written.clone(),
+                settings.writer_batch,
+                settings.publish_all,
+            );
             tokio::spawn(async move {
-                sample::write_to_outbox(&pool, indexes, per_transaction, &written).await
+                sample::write_to_outbox(&pool, indexes, per_transaction, publish_all, &written)
+                    .await
             })
         })
         .collect();

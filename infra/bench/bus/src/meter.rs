@@ -1,6 +1,6 @@
 //! Reads the bus's own metrics while it runs, to see which stage holds the others
-//! back: events published by the relay, events handled by the consumer, and the
-//! time handlers take (database transaction included).
+//! back: events published by the relay, events handled by the consumer, the size
+//! of the consumer's batches and the time each takes (database transaction included).
 //!
 //! Installed as the process's `metrics` recorder; every other metric is dropped.
 
@@ -25,8 +25,10 @@ pub struct BusMeter {
     pub handled: Arc<AtomicU64>,
     /// `bus_messages_consumed_total` with any other outcome (duplicate, retried, parked).
     pub not_handled: Arc<AtomicU64>,
-    /// `bus_handler_duration_seconds`.
-    pub handler_time: Arc<DurationSum>,
+    /// `bus_handler_duration_seconds`: one value per batch applied.
+    pub handler_time: Arc<ValueSum>,
+    /// `bus_consumer_batch_size`.
+    pub batch_size: Arc<ValueSum>,
 }
 
 /// The meter's counters at one moment.
@@ -42,6 +44,10 @@ pub struct Reading {
     pub handler_count: u64,
     /// Their sum, in microseconds.
     pub handler_total_us: u64,
+    /// Batches taken by the consumer.
+    pub batch_count: u64,
+    /// Deliveries in them, in millionths.
+    pub batch_total_millionths: u64,
 }
 
 impl Reading {
@@ -55,13 +61,23 @@ impl Reading {
             handler_total_us: self
                 .handler_total_us
                 .saturating_sub(before.handler_total_us),
+            batch_count: self.batch_count.saturating_sub(before.batch_count),
+            batch_total_millionths: self
+                .batch_total_millionths
+                .saturating_sub(before.batch_total_millionths),
         }
     }
 
-    /// Mean handler duration, if any was recorded.
+    /// Mean time to apply a batch, if any was recorded.
     pub fn handler_mean(&self) -> Option<Duration> {
         (self.handler_count > 0)
             .then(|| Duration::from_micros(self.handler_total_us / self.handler_count))
+    }
+
+    /// Mean deliveries per batch, if any batch was taken.
+    pub fn batch_mean(&self) -> Option<f64> {
+        (self.batch_count > 0)
+            .then(|| self.batch_total_millionths as f64 / 1e6 / self.batch_count as f64)
     }
 }
 
@@ -69,38 +85,41 @@ impl BusMeter {
     /// The counters now.
     pub fn read(&self) -> Reading {
         let (handler_count, handler_total_us) = self.handler_time.read();
+        let (batch_count, batch_total_millionths) = self.batch_size.read();
         Reading {
             published: self.published.load(Ordering::Relaxed),
             handled: self.handled.load(Ordering::Relaxed),
             not_handled: self.not_handled.load(Ordering::Relaxed),
             handler_count,
             handler_total_us,
+            batch_count,
+            batch_total_millionths,
         }
     }
 }
 
-/// Count and sum of recorded durations.
+/// Count and sum of the values a histogram recorded (seconds sum to microseconds).
 #[derive(Debug, Default)]
-pub struct DurationSum {
+pub struct ValueSum {
     count: AtomicU64,
-    total_us: AtomicU64,
+    total_millionths: AtomicU64,
 }
 
-impl DurationSum {
-    /// Recorded durations so far and their sum in microseconds.
+impl ValueSum {
+    /// Values recorded so far and their sum in millionths.
     pub fn read(&self) -> (u64, u64) {
         (
             self.count.load(Ordering::Relaxed),
-            self.total_us.load(Ordering::Relaxed),
+            self.total_millionths.load(Ordering::Relaxed),
         )
     }
 }
 
-impl HistogramFn for DurationSum {
-    fn record(&self, seconds: f64) {
+impl HistogramFn for ValueSum {
+    fn record(&self, value: f64) {
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.total_us
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.total_millionths
+            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
     }
 }
 
@@ -147,6 +166,7 @@ impl Recorder for MeterRecorder {
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         match key.name() {
             "bus_handler_duration_seconds" => Histogram::from_arc(self.0.handler_time.clone()),
+            "bus_consumer_batch_size" => Histogram::from_arc(self.0.batch_size.clone()),
             _ => Histogram::noop(),
         }
     }

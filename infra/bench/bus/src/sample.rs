@@ -77,22 +77,27 @@ impl RawMessage {
     }
 }
 
-/// Writes the events numbered `indexes` into the outbox of `pool`'s database with
-/// `six_bus::publish`, `per_transaction` events per transaction, on one connection
-/// (like one request handler after another); counts them in `written` as each
-/// transaction commits.
+/// Writes the events numbered `indexes` into the outbox of `pool`'s database,
+/// `per_transaction` events per transaction, with one `six_bus::publish_all` per
+/// transaction or (`publish_all` false) one `six_bus::publish` per event; on one
+/// connection; counts them in `written` as each transaction commits.
 pub async fn write_to_outbox(
     pool: &PgPool,
     indexes: Range<u64>,
     per_transaction: u64,
+    publish_all: bool,
     written: &AtomicU64,
 ) -> anyhow::Result<()> {
     let mut next = indexes.start;
     while next < indexes.end {
         let end = indexes.end.min(next + per_transaction);
         let mut transaction = pool.begin().await?;
-        for index in next..end {
-            six_bus::publish(&mut transaction, user_registered(index)).await?;
+        if publish_all {
+            six_bus::publish_all(&mut transaction, (next..end).map(user_registered)).await?;
+        } else {
+            for index in next..end {
+                six_bus::publish(&mut transaction, user_registered(index)).await?;
+            }
         }
         transaction.commit().await?;
         written.fetch_add(end - next, Ordering::Relaxed);

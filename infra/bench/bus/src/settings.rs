@@ -89,15 +89,21 @@ pub struct Settings {
     pub prefetch: u16,
     /// Handlers the bus consumer runs at once (`BUS_MAX_CONCURRENT_HANDLERS`).
     pub handler_concurrency: usize,
+    /// Most deliveries the bus consumer applies in one transaction
+    /// (`BUS_HANDLER_BATCH_SIZE`).
+    pub handler_batch: usize,
     /// Outbox rows the relay publishes per confirm round (`BUS_RELAY_BATCH_SIZE`).
     pub relay_batch: i64,
     /// Messages the raw publisher sends before waiting for all their confirms.
     pub confirm_window: usize,
     /// Events a writer inserts into the outbox per transaction.
     pub writer_batch: u64,
+    /// Whether writers insert a transaction's events with one `six_bus::publish_all`
+    /// (true) or one `six_bus::publish` each (false).
+    pub publish_all: bool,
     /// Writers inserting at the same time, each on its own connection.
     pub writers: u64,
-    /// Events per transaction in the database ceiling (1 is what the bus does).
+    /// Events per transaction in the database ceiling (1: the bus without batching).
     pub db_batch: u64,
     /// Connections of the pool of the end-to-end run and the database ceiling.
     pub pool_connections: u32,
@@ -141,6 +147,11 @@ const OPTIONS: &[OptionSpec] = &[
         help: "bus handlers running at once (32)",
     },
     OptionSpec {
+        flag: "--handler-batch",
+        variable: "BENCH_HANDLER_BATCH",
+        help: "most deliveries per consumer transaction (the bus's default, 32)",
+    },
+    OptionSpec {
         flag: "--relay-batch",
         variable: "BENCH_RELAY_BATCH",
         help: "outbox rows per relay confirm round (500)",
@@ -156,6 +167,11 @@ const OPTIONS: &[OptionSpec] = &[
         help: "outbox inserts per writer transaction (250)",
     },
     OptionSpec {
+        flag: "--publish-all",
+        variable: "BENCH_PUBLISH_ALL",
+        help: "writers use one six_bus::publish_all per transaction; false: publish per event (true)",
+    },
+    OptionSpec {
         flag: "--writers",
         variable: "BENCH_WRITERS",
         help: "writer tasks, each on its own connection (4)",
@@ -163,7 +179,7 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         flag: "--db-batch",
         variable: "BENCH_DB_BATCH",
-        help: "events per transaction in the database ceiling (1, as the bus)",
+        help: "events per transaction in the database ceiling (1, the bus without batching)",
     },
     OptionSpec {
         flag: "--pool",
@@ -262,6 +278,11 @@ impl Settings {
             events: value(&values, "--events", 50_000)?,
             prefetch: value(&values, "--prefetch", 256)?,
             handler_concurrency,
+            handler_batch: value(
+                &values,
+                "--handler-batch",
+                six_bus::BusConfig::new(String::new().into(), "bench").handler_batch_size,
+            )?,
             relay_batch,
             confirm_window: value(
                 &values,
@@ -269,6 +290,7 @@ impl Settings {
                 usize::try_from(relay_batch).unwrap_or(1),
             )?,
             writer_batch: value(&values, "--writer-batch", 250)?,
+            publish_all: value(&values, "--publish-all", true)?,
             writers,
             db_batch: value(&values, "--db-batch", 1)?,
             pool_connections: value(
@@ -285,6 +307,7 @@ impl Settings {
         if settings.events == 0
             || settings.prefetch == 0
             || settings.handler_concurrency == 0
+            || settings.handler_batch == 0
             || settings.relay_batch <= 0
             || settings.confirm_window == 0
             || settings.writer_batch == 0
@@ -315,14 +338,16 @@ impl fmt::Display for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "events={} prefetch={} concurrency={} relay-batch={} confirm-window={} \
-             writer-batch={} writers={} db-batch={} pool={} pool-ping={} frame-max={} rest-events={} settle-ms={} phases={}",
+            "events={} prefetch={} concurrency={} handler-batch={} relay-batch={} confirm-window={} \
+             writer-batch={} publish-all={} writers={} db-batch={} pool={} pool-ping={} frame-max={} rest-events={} settle-ms={} phases={}",
             self.events,
             self.prefetch,
             self.handler_concurrency,
+            self.handler_batch,
             self.relay_batch,
             self.confirm_window,
             self.writer_batch,
+            self.publish_all,
             self.writers,
             self.db_batch,
             self.pool_connections,

@@ -193,6 +193,7 @@ pub struct TestHandler {
 struct HandlerState {
     failures_before_success: u32,
     failing: AtomicBool,
+    rejected: Option<Uuid>,
     gate: Option<Gate>,
     attempts: Mutex<HashMap<Uuid, Vec<Instant>>>,
 }
@@ -224,6 +225,16 @@ impl TestHandler {
         let handler = Self::default();
         handler.state.failing.store(true, Ordering::SeqCst);
         handler
+    }
+
+    /// Applies every event except `event_id`, which it rejects with a permanent error.
+    pub fn rejecting(event_id: Uuid) -> Self {
+        Self {
+            state: Arc::new(HandlerState {
+                rejected: Some(event_id),
+                ..HandlerState::default()
+            }),
+        }
     }
 
     /// Waits at the start of each call until [`TestHandler::release`].
@@ -301,6 +312,11 @@ impl Handler for TestHandler {
         if let Some(gate) = &self.state.gate {
             gate.entered.notify_one();
             gate.released.notified().await;
+        }
+        if self.state.rejected == Some(meta.id) {
+            return Err(HandlerError::Permanent(format!(
+                "simulated contradiction at attempt {attempt}"
+            )));
         }
         if self.state.failing.load(Ordering::SeqCst)
             || attempt <= self.state.failures_before_success
