@@ -230,9 +230,14 @@ impl<H: Handler> Stages<H> {
     ) {
         let http_stop = CancellationToken::new();
         let mut http = tokio::spawn(
-            axum::serve(self.listener, self.router)
-                .with_graceful_shutdown(http_stop.clone().cancelled_owned())
-                .into_future(),
+            // The peer address is available to handlers as `ConnectInfo<SocketAddr>`.
+            axum::serve(
+                self.listener,
+                self.router
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(http_stop.clone().cancelled_owned())
+            .into_future(),
         );
         let consumer_stop = CancellationToken::new();
         let consumer = self
