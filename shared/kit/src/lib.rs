@@ -5,11 +5,13 @@
 //! - [`http`]: problem+json errors, a JSON extractor, request ids and trace
 //!   context, metrics, request deadlines, `/healthz`, `/readyz`, `/metrics`;
 //! - [`db`]: the pool and migrations (the bus's and the service's);
+//! - [`auth`]: access-token verification (axum extractors) and service tokens;
 //! - [`service`]: the [`Service`] trait, start-up and the graceful shutdown sequence;
 //! - [`cli`]: `serve`, `migrate` and the parking-queue commands;
 //! - `testing` (feature `testing`): start a service on port 0 with its own
-//!   database and broker vhost.
+//!   database and broker vhost; a test token issuer.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

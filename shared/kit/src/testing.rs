@@ -1,8 +1,12 @@
 //! Black-box test harness: starts a [`Service`] on port 0 with a fresh database and
-//! its own broker vhost, with short timings, and stops it at the end.
+//! its own broker vhost, with short timings, and stops it at the end. A
+//! [`TestIssuer`] stands in for auth for services that verify tokens.
 //!
 //! Needs the local stack (`infra/local/stack up`) or the `SIX_*` server variables
 //! described in `six_testkit`.
+
+mod issuer;
+mod signing_key;
 
 use std::net::SocketAddr;
 
@@ -10,6 +14,8 @@ use six_testkit::{TestDatabase, TestVhost};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+
+pub use issuer::{BadToken, JWKS_PATH, TOKEN_PATH, TestIssuer};
 
 use crate::{
     config::{CommonConfig, Env},

@@ -32,6 +32,8 @@ pub struct Problem {
     detail: Option<String>,
     errors: Vec<FieldError>,
     retry_after_secs: Option<u64>,
+    /// A `WWW-Authenticate` challenge (RFC 6750 §3), for 401 and 403.
+    www_authenticate: Option<&'static str>,
     /// The underlying cause of a 5xx, logged but never sent.
     cause: Option<Arc<str>>,
 }
@@ -45,6 +47,25 @@ pub struct ProblemLog {
     pub detail: Option<String>,
     /// The cause that was not sent.
     pub cause: Option<Arc<str>>,
+}
+
+/// The error codes of RFC 6750 §3.1 sent in a `WWW-Authenticate: Bearer` challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// The token is malformed, expired, revoked or otherwise not acceptable (401).
+    InvalidToken,
+    /// The token is valid but does not allow this request (403).
+    InsufficientScope,
+}
+
+impl BearerError {
+    /// The whole challenge, e.g. `Bearer error="invalid_token"`.
+    const fn challenge(self) -> &'static str {
+        match self {
+            BearerError::InvalidToken => r#"Bearer error="invalid_token""#,
+            BearerError::InsufficientScope => r#"Bearer error="insufficient_scope""#,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -70,6 +91,7 @@ impl Problem {
             detail: None,
             errors: Vec::new(),
             retry_after_secs: None,
+            www_authenticate: None,
             cause: None,
         }
     }
@@ -110,6 +132,27 @@ impl Problem {
             "The request is malformed",
         )
         .with_detail(detail)
+    }
+
+    /// 401 with a `WWW-Authenticate` challenge (RFC 6750 §3): `bearer_error` is
+    /// the RFC 6750 error code (`invalid_token`), or `None` when the request
+    /// carried no bearer token at all (the challenge is then a bare `Bearer`).
+    pub fn unauthorized(
+        code: &'static str,
+        title: &'static str,
+        bearer_error: Option<BearerError>,
+    ) -> Self {
+        let mut problem = Self::new(StatusCode::UNAUTHORIZED, code, title);
+        problem.www_authenticate = Some(bearer_error.map_or("Bearer", BearerError::challenge));
+        problem
+    }
+
+    /// 403 for a valid token that may not do this, with the challenge
+    /// `Bearer error="insufficient_scope"` (RFC 6750 §3.1).
+    pub fn forbidden(code: &'static str, title: &'static str) -> Self {
+        let mut problem = Self::new(StatusCode::FORBIDDEN, code, title);
+        problem.www_authenticate = Some(BearerError::InsufficientScope.challenge());
+        problem
     }
 
     /// 404 `not_found`.
@@ -195,6 +238,12 @@ impl IntoResponse for Problem {
         if let Some(seconds) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Some(challenge) = self.www_authenticate {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         response.extensions_mut().insert(ProblemLog {
             code: self.code,
             detail: self.detail,
@@ -232,6 +281,37 @@ mod tests {
         let response = Problem::internal("password=hunter2 connection refused").into_response();
         let body = to_bytes(response.into_body(), 10_000).await.unwrap();
         assert!(!String::from_utf8_lossy(&body).contains("hunter2"));
+    }
+
+    #[test]
+    fn an_unauthorized_problem_challenges_for_a_bearer_token() {
+        let invalid = Problem::unauthorized(
+            "invalid_token",
+            "The token is not valid",
+            Some(BearerError::InvalidToken),
+        )
+        .into_response();
+        let missing =
+            Problem::unauthorized("missing_token", "A token is required", None).into_response();
+
+        assert_eq!(invalid.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            invalid.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn a_forbidden_problem_names_the_insufficient_scope() {
+        let response =
+            Problem::forbidden("user_token_required", "A user token is required").into_response();
+
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="insufficient_scope""#
+        );
     }
 
     #[test]

@@ -1,0 +1,78 @@
+//! Verifications per second on one core: `six_kit::auth::TokenVerifier` with a warm
+//! key cache over distinct pre-minted tokens, next to `jsonwebtoken::decode` and the
+//! bare signature checks. Needs no server. `--help` lists the settings.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use six_bench_auth::{
+    phases, report,
+    settings::{self, Request, Settings},
+    tokens,
+};
+use six_kit::{auth::TokenVerifier, testing::TestIssuer};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = match Settings::parse(&args, std::env::vars()) {
+        Ok(Request::Run(settings)) => settings,
+        Ok(Request::Help) => {
+            print!("{}", settings::usage());
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("token-verify: {error}\n{}", settings::usage());
+            return ExitCode::from(2);
+        }
+    };
+    // One thread: the timed loops, the issuer serving the key set once, and the
+    // verifier's idle refresh task all share it, so every figure is one core's.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("token-verify: no async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("token-verify: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let issuer = TestIssuer::start().await;
+    let verifier = TokenVerifier::start(issuer.auth_config())
+        .await
+        .context("start the verifier")?;
+    let issuer_tokens = tokens::issuer_tokens(&issuer, settings.tokens);
+    let local = tokens::local_tokens(&issuer, settings.tokens).context("mint local tokens")?;
+    anyhow::ensure!(
+        issuer.jwks_fetches() == 1,
+        "the verifier did not fetch the key set at start"
+    );
+
+    report::header(&settings, issuer_tokens.first().map_or(0, String::len));
+    let floor = phases::signature_floor(&local, settings.rounds).context("signature floor")?;
+    report::phase("ed25519-dalek verify (key decoded once)", &floor);
+    let decode =
+        phases::jsonwebtoken_decode(&local, issuer.issuer(), issuer.audience(), settings.rounds)
+            .context("jsonwebtoken::decode")?;
+    report::phase("jsonwebtoken::decode + validation", &decode);
+    let verify = phases::token_verifier(&verifier, &issuer_tokens, settings.rounds)
+        .await
+        .context("TokenVerifier::verify")?;
+    report::phase("six_kit TokenVerifier::verify (warm cache)", &verify);
+    anyhow::ensure!(
+        issuer.jwks_fetches() == 1,
+        "the key set was fetched while timing: the cache was not warm"
+    );
+    report::summary(&verify, &floor);
+    Ok(())
+}

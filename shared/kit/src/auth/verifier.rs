@@ -1,0 +1,210 @@
+//! [`TokenVerifier`]: checks access tokens against auth's keys, which it caches.
+//!
+//! The key set is fetched once at start, again in the background when it is older
+//! than `AUTH_JWKS_REFRESH_SECS`, and again when a token names a key it does not
+//! have (rotation), at most once per `AUTH_JWKS_MIN_REFETCH_MS` so that made-up key
+//! ids cannot flood auth. Fetches never overlap: requests that need one while it
+//! runs wait for it and use its result. A failed fetch keeps the previous set, so
+//! tokens keep verifying while auth is down.
+
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+
+use jsonwebtoken::{DecodingKey, Validation};
+use tokio::{sync::Mutex, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    AuthConfig,
+    claims::{self, read_header},
+    error::{TokenError, echoed},
+    keys::{self, KeySet},
+    token::VerifiedToken,
+};
+
+/// The HTTP client could not be built (TLS backend initialisation).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client for auth: {0}")]
+pub struct HttpClientError(#[from] reqwest::Error);
+
+/// Verifies access tokens (see the module documentation). Cheap to clone: clones
+/// share the key cache. The background refresh stops when the last clone is
+/// dropped.
+///
+/// Handlers get it through state: the extractors in [`crate::auth`] need
+/// `TokenVerifier: FromRef<S>`.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AuthConfig,
+    validation: Validation,
+    http: reqwest::Client,
+    /// Replaced whole by each successful fetch; readers clone a key out.
+    keys: RwLock<Arc<KeySet>>,
+    /// Held for the whole of each fetch: that is what makes fetches single-flight.
+    fetches: Mutex<FetchLog>,
+    stop_refresh: CancellationToken,
+}
+
+/// When the key set was last fetched, for the refresh schedule and the rate limit.
+struct FetchLog {
+    /// Last attempt of any kind, successful or not.
+    last_attempt: Instant,
+    /// Last attempt caused by an unknown `kid`.
+    last_unknown_kid_attempt: Option<Instant>,
+}
+
+impl TokenVerifier {
+    /// Fetches the key set once and starts refreshing it in the background. A
+    /// failed first fetch is logged, not returned: the service starts anyway, and
+    /// the first token fetches again (answering 503 `token_keys_unavailable` until
+    /// a fetch succeeds).
+    pub async fn start(config: AuthConfig) -> Result<Self, HttpClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .connect_timeout(config.http_timeout)
+            .build()?;
+        let inner = Arc::new(Inner {
+            validation: claims::validation(&config.issuer, &config.audience, config.clock_skew),
+            http,
+            keys: RwLock::new(Arc::new(KeySet::default())),
+            fetches: Mutex::new(FetchLog {
+                last_attempt: Instant::now(),
+                last_unknown_kid_attempt: None,
+            }),
+            stop_refresh: CancellationToken::new(),
+            config,
+        });
+        {
+            let mut log = inner.fetches.lock().await;
+            inner.fetch(&mut log).await;
+        }
+        tokio::spawn(refresh_periodically(
+            Arc::downgrade(&inner),
+            inner.stop_refresh.clone(),
+        ));
+        Ok(Self { inner })
+    }
+
+    /// Verifies `token` (the part after `Bearer `): header, key, signature and
+    /// claims, as in `docs/tokens.md`. Only waits when the token names a key that
+    /// is not cached yet.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let header = read_header(token)?;
+        let key = match self.inner.cached_key(&header.kid) {
+            Some(key) => key,
+            None => self.inner.key_after_refetch(&header.kid).await?,
+        };
+        claims::verify_with_key(token, &key, &self.inner.validation)
+    }
+
+    /// The settings the verifier runs with.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("jwks_url", &self.inner.config.jwks_url)
+            .field("keys", &self.inner.current_keys().len())
+            .finish()
+    }
+}
+
+impl Inner {
+    fn current_keys(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn cached_key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(kid)
+    }
+
+    /// The key named by a token that the cache does not have: fetches the set
+    /// again unless the last such fetch is too recent.
+    async fn key_after_refetch(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
+        let mut log = self.fetches.lock().await;
+        // A fetch may have completed while this request waited for the lock.
+        if let Some(key) = self.cached_key(kid) {
+            return Ok(key);
+        }
+        let min_interval = self.config.jwks_min_refetch_interval;
+        let rate_limited = log
+            .last_unknown_kid_attempt
+            .is_some_and(|at| at.elapsed() < min_interval);
+        if rate_limited {
+            tracing::debug!(kid = %echoed(kid), "unknown kid, jwks refetch rate limited");
+        } else {
+            log.last_unknown_kid_attempt = Some(Instant::now());
+            tracing::info!(kid = %echoed(kid), "unknown kid, fetching the jwks again");
+            self.fetch(&mut log).await;
+            if let Some(key) = self.cached_key(kid) {
+                return Ok(key);
+            }
+        }
+        if self.current_keys().is_empty() {
+            let next_attempt = log
+                .last_unknown_kid_attempt
+                .map_or(min_interval, |at| min_interval.saturating_sub(at.elapsed()));
+            return Err(TokenError::KeysUnavailable {
+                retry_after_secs: next_attempt.as_secs().max(1),
+            });
+        }
+        Err(TokenError::UnknownKeyId { kid: echoed(kid) })
+    }
+
+    /// Fetches the key set; on failure keeps the current one. The caller holds
+    /// the fetch lock (`log`), so fetches never overlap.
+    async fn fetch(&self, log: &mut FetchLog) {
+        log.last_attempt = Instant::now();
+        match keys::fetch(&self.http, &self.config.jwks_url).await {
+            Ok(fetched) => {
+                tracing::info!(keys = fetched.len(), "jwks fetched");
+                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fetched);
+            }
+            Err(error) => tracing::warn!(
+                error = %error,
+                url = %self.config.jwks_url,
+                keys_kept = self.current_keys().len(),
+                "jwks fetch failed, keeping the previous keys"
+            ),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_refresh.cancel();
+    }
+}
+
+/// Fetches the key set whenever the last fetch is older than the refresh interval.
+/// Holds the verifier only while fetching, so dropping the last clone stops it.
+async fn refresh_periodically(inner: Weak<Inner>, stop: CancellationToken) {
+    loop {
+        let due = {
+            let Some(inner) = inner.upgrade() else { return };
+            let log = inner.fetches.lock().await;
+            log.last_attempt + inner.config.jwks_refresh_interval
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep_until(due) => {}
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let mut log = inner.fetches.lock().await;
+        if log.last_attempt.elapsed() >= inner.config.jwks_refresh_interval {
+            inner.fetch(&mut log).await;
+        }
+    }
+}
