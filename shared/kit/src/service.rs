@@ -4,7 +4,8 @@
 //! On SIGTERM/SIGINT (or [`RunningService::shutdown`]):
 //! 1. `/readyz` answers 503 (draining);
 //! 2. wait `SHUTDOWN_PRESTOP_DELAY_MS`, so load balancers stop routing to us;
-//! 3. stop accepting connections and drain in-flight requests;
+//! 3. stop accepting connections and drain in-flight requests, then cancel
+//!    [`Resources::stop`] so the service's own background tasks end;
 //! 4. stop the consumer: no new deliveries, in-flight handlers finish and ack;
 //! 5. flush the outbox relay (events committed by steps 3 and 4 included);
 //! 6. close the database pool; the process exits 0.
@@ -63,6 +64,9 @@ pub struct Resources {
     pub pool: PgPool,
     /// The common settings.
     pub config: Arc<CommonConfig>,
+    /// Cancelled once in-flight requests are drained at shutdown: background
+    /// tasks the service starts in [`Service::build`] end on it.
+    pub stop: CancellationToken,
 }
 
 /// What [`Service::build`] returns.
@@ -151,10 +155,12 @@ pub async fn start<S: Service>(
     let pool = db::connect(&config.database).await?;
     db::migrate(&pool, S::migrator()).await?;
     let config = Arc::new(config);
+    let background_stop = CancellationToken::new();
     let parts = S::build(
         Resources {
             pool: pool.clone(),
             config: config.clone(),
+            stop: background_stop.clone(),
         },
         settings,
     )
@@ -199,6 +205,7 @@ pub async fn start<S: Service>(
         consumer,
         readiness,
         pool,
+        background_stop,
     };
     let task = tokio::spawn(stages.run(
         trigger.clone(),
@@ -219,6 +226,7 @@ struct Stages<H> {
     consumer: Option<Consumer<H>>,
     readiness: Readiness,
     pool: PgPool,
+    background_stop: CancellationToken,
 }
 
 impl<H: Handler> Stages<H> {
@@ -262,6 +270,7 @@ impl<H: Handler> Stages<H> {
         let deadline = Instant::now() + drain_timeout;
         http_stop.cancel();
         finish("http", http, deadline).await;
+        self.background_stop.cancel();
         consumer_stop.cancel();
         if let Some(consumer) = consumer {
             finish("consumer", consumer, deadline).await;

@@ -452,6 +452,52 @@ async fn tokens_are_refused_as_unavailable_until_a_key_set_was_ever_fetched() {
     );
 }
 
+#[tokio::test]
+async fn a_fixed_key_set_verifies_its_tokens_and_refuses_other_keys_without_fetching() {
+    let issuer = TestIssuer::start().await;
+    let jwks = reqwest::get(issuer.jwks_url())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let verifier = TokenVerifier::with_key_set(
+        issuer.issuer(),
+        issuer.audience(),
+        Duration::from_secs(30),
+        &jwks,
+    )
+    .expect("the issuer's JWKS is usable");
+    let known = issuer.user_token(Uuid::now_v7());
+    issuer.rotate_key();
+    let fetches_before = issuer.jwks_fetches();
+
+    let unknown = verifier.verify(&issuer.user_token(Uuid::now_v7())).await;
+
+    assert!(verifier.verify(&known).await.is_ok());
+    assert!(
+        matches!(unknown, Err(TokenError::UnknownKeyId { .. })),
+        "{unknown:?}"
+    );
+    assert_eq!(issuer.jwks_fetches(), fetches_before);
+}
+
+#[test]
+fn a_fixed_key_set_without_a_usable_key_is_refused() {
+    let error = TokenVerifier::with_key_set(
+        "six-degrees-auth",
+        "six-degrees",
+        Duration::from_secs(30),
+        br#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"hmac"}]}"#,
+    )
+    .unwrap_err();
+
+    assert!(
+        error.to_string().contains("no usable Ed25519 key"),
+        "{error}"
+    );
+}
+
 // --- extractors ---
 
 /// A router with a route for people and one for services, served on port 0.

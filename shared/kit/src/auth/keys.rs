@@ -36,9 +36,9 @@ impl KeySet {
     }
 }
 
-/// Why a fetch brought no new key set.
+/// Why a key set could not be had: fetched, or parsed from a given document.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum JwksError {
+pub enum JwksError {
     /// Connection refused, timeout, broken body...
     #[error("request failed: {0}")]
     Request(#[from] reqwest::Error),

@@ -49,6 +49,7 @@ pub use extract::{
     AuthRejection, CurrentUser, MISSING_TOKEN, SERVICE_TOKEN_REQUIRED, ServiceCaller,
     USER_TOKEN_REQUIRED,
 };
+pub use keys::JwksError;
 pub use service_token::{ServiceTokenConfig, ServiceTokenError, ServiceTokenSource};
 pub use token::{Principal, VerifiedToken};
 pub use verifier::{HttpClientError, TokenVerifier};

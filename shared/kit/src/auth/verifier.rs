@@ -1,13 +1,17 @@
 //! [`TokenVerifier`]: checks access tokens against auth's keys, which it caches.
 //!
-//! The key set is fetched once at start, again in the background when it is older
+//! Auth itself verifies against the keys it signs with ([`TokenVerifier::with_key_set`]);
+//! every other service fetches them ([`TokenVerifier::start`]). The key set is fetched once at start, again in the background when it is older
 //! than `AUTH_JWKS_REFRESH_SECS`, and again when a token names a key it does not
 //! have (rotation), at most once per `AUTH_JWKS_MIN_REFETCH_MS` so that made-up key
 //! ids cannot flood auth. Fetches never overlap: requests that need one while it
 //! runs wait for it and use its result. A failed fetch keeps the previous set, so
 //! tokens keep verifying while auth is down.
 
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::{
+    sync::{Arc, PoisonError, RwLock, Weak},
+    time::Duration,
+};
 
 use jsonwebtoken::{DecodingKey, Validation};
 use tokio::{sync::Mutex, time::Instant};
@@ -17,7 +21,7 @@ use super::{
     AuthConfig,
     claims::{self, read_header},
     error::{TokenError, echoed},
-    keys::{self, KeySet},
+    keys::{self, JwksError, KeySet},
     token::VerifiedToken,
 };
 
@@ -38,11 +42,17 @@ pub struct TokenVerifier {
 }
 
 struct Inner {
-    config: AuthConfig,
     validation: Validation,
-    http: reqwest::Client,
     /// Replaced whole by each successful fetch; readers clone a key out.
     keys: RwLock<Arc<KeySet>>,
+    /// Where the keys are fetched from; `None` for a fixed set.
+    remote: Option<Remote>,
+}
+
+/// The fetching side of a verifier started with [`TokenVerifier::start`].
+struct Remote {
+    config: AuthConfig,
+    http: reqwest::Client,
     /// Held for the whole of each fetch: that is what makes fetches single-flight.
     fetches: Mutex<FetchLog>,
     stop_refresh: CancellationToken,
@@ -66,26 +76,45 @@ impl TokenVerifier {
             .timeout(config.http_timeout)
             .connect_timeout(config.http_timeout)
             .build()?;
+        let stop_refresh = CancellationToken::new();
         let inner = Arc::new(Inner {
             validation: claims::validation(&config.issuer, &config.audience, config.clock_skew),
-            http,
             keys: RwLock::new(Arc::new(KeySet::default())),
-            fetches: Mutex::new(FetchLog {
-                last_attempt: Instant::now(),
-                last_unknown_kid_attempt: None,
+            remote: Some(Remote {
+                http,
+                fetches: Mutex::new(FetchLog {
+                    last_attempt: Instant::now(),
+                    last_unknown_kid_attempt: None,
+                }),
+                stop_refresh: stop_refresh.clone(),
+                config,
             }),
-            stop_refresh: CancellationToken::new(),
-            config,
         });
-        {
-            let mut log = inner.fetches.lock().await;
-            inner.fetch(&mut log).await;
+        if let Some(remote) = &inner.remote {
+            let mut log = remote.fetches.lock().await;
+            inner.fetch(remote, &mut log).await;
         }
-        tokio::spawn(refresh_periodically(
-            Arc::downgrade(&inner),
-            inner.stop_refresh.clone(),
-        ));
+        tokio::spawn(refresh_periodically(Arc::downgrade(&inner), stop_refresh));
         Ok(Self { inner })
+    }
+
+    /// A verifier over a fixed key set (a JWKS document), which it never fetches:
+    /// auth's own, since auth holds the keys it signs with. It checks exactly what
+    /// [`TokenVerifier::start`] checks; a token naming a key outside the set is
+    /// refused as an unknown key.
+    pub fn with_key_set(
+        issuer: &str,
+        audience: &str,
+        clock_skew: Duration,
+        jwks: &[u8],
+    ) -> Result<Self, JwksError> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                validation: claims::validation(issuer, audience, clock_skew),
+                keys: RwLock::new(Arc::new(keys::parse(jwks)?)),
+                remote: None,
+            }),
+        })
     }
 
     /// Verifies `token` (the part after `Bearer `): header, key, signature and
@@ -93,23 +122,30 @@ impl TokenVerifier {
     /// is not cached yet.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
         let header = read_header(token)?;
-        let key = match self.inner.cached_key(&header.kid) {
-            Some(key) => key,
-            None => self.inner.key_after_refetch(&header.kid).await?,
+        let key = match (self.inner.cached_key(&header.kid), &self.inner.remote) {
+            (Some(key), _) => key,
+            (None, Some(remote)) => self.inner.key_after_refetch(remote, &header.kid).await?,
+            (None, None) => {
+                return Err(TokenError::UnknownKeyId {
+                    kid: echoed(&header.kid),
+                });
+            }
         };
         claims::verify_with_key(token, &key, &self.inner.validation)
-    }
-
-    /// The settings the verifier runs with.
-    pub fn config(&self) -> &AuthConfig {
-        &self.inner.config
     }
 }
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVerifier")
-            .field("jwks_url", &self.inner.config.jwks_url)
+            .field(
+                "jwks_url",
+                &self
+                    .inner
+                    .remote
+                    .as_ref()
+                    .map(|remote| &remote.config.jwks_url),
+            )
             .field("keys", &self.inner.current_keys().len())
             .finish()
     }
@@ -132,13 +168,17 @@ impl Inner {
 
     /// The key named by a token that the cache does not have: fetches the set
     /// again unless the last such fetch is too recent.
-    async fn key_after_refetch(&self, kid: &str) -> Result<Arc<DecodingKey>, TokenError> {
-        let mut log = self.fetches.lock().await;
+    async fn key_after_refetch(
+        &self,
+        remote: &Remote,
+        kid: &str,
+    ) -> Result<Arc<DecodingKey>, TokenError> {
+        let mut log = remote.fetches.lock().await;
         // A fetch may have completed while this request waited for the lock.
         if let Some(key) = self.cached_key(kid) {
             return Ok(key);
         }
-        let min_interval = self.config.jwks_min_refetch_interval;
+        let min_interval = remote.config.jwks_min_refetch_interval;
         let rate_limited = log
             .last_unknown_kid_attempt
             .is_some_and(|at| at.elapsed() < min_interval);
@@ -147,7 +187,7 @@ impl Inner {
         } else {
             log.last_unknown_kid_attempt = Some(Instant::now());
             tracing::info!(kid = %echoed(kid), "unknown kid, fetching the jwks again");
-            self.fetch(&mut log).await;
+            self.fetch(remote, &mut log).await;
             if let Some(key) = self.cached_key(kid) {
                 return Ok(key);
             }
@@ -165,16 +205,16 @@ impl Inner {
 
     /// Fetches the key set; on failure keeps the current one. The caller holds
     /// the fetch lock (`log`), so fetches never overlap.
-    async fn fetch(&self, log: &mut FetchLog) {
+    async fn fetch(&self, remote: &Remote, log: &mut FetchLog) {
         log.last_attempt = Instant::now();
-        match keys::fetch(&self.http, &self.config.jwks_url).await {
+        match keys::fetch(&remote.http, &remote.config.jwks_url).await {
             Ok(fetched) => {
                 tracing::info!(keys = fetched.len(), "jwks fetched");
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fetched);
             }
             Err(error) => tracing::warn!(
                 error = %error,
-                url = %self.config.jwks_url,
+                url = %remote.config.jwks_url,
                 keys_kept = self.current_keys().len(),
                 "jwks fetch failed, keeping the previous keys"
             ),
@@ -182,7 +222,7 @@ impl Inner {
     }
 }
 
-impl Drop for Inner {
+impl Drop for Remote {
     fn drop(&mut self) {
         self.stop_refresh.cancel();
     }
@@ -194,17 +234,19 @@ async fn refresh_periodically(inner: Weak<Inner>, stop: CancellationToken) {
     loop {
         let due = {
             let Some(inner) = inner.upgrade() else { return };
-            let log = inner.fetches.lock().await;
-            log.last_attempt + inner.config.jwks_refresh_interval
+            let Some(remote) = &inner.remote else { return };
+            let log = remote.fetches.lock().await;
+            log.last_attempt + remote.config.jwks_refresh_interval
         };
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep_until(due) => {}
         }
         let Some(inner) = inner.upgrade() else { return };
-        let mut log = inner.fetches.lock().await;
-        if log.last_attempt.elapsed() >= inner.config.jwks_refresh_interval {
-            inner.fetch(&mut log).await;
+        let Some(remote) = &inner.remote else { return };
+        let mut log = remote.fetches.lock().await;
+        if log.last_attempt.elapsed() >= remote.config.jwks_refresh_interval {
+            inner.fetch(remote, &mut log).await;
         }
     }
 }

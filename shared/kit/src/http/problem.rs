@@ -24,8 +24,13 @@ pub struct FieldError {
 }
 
 /// A problem answer. Building one is pure; the request middleware logs it once.
+///
+/// Boxed, so that `Result<T, Problem>` stays one pointer wide on the error side.
 #[derive(Debug, Clone)]
-pub struct Problem {
+pub struct Problem(Box<ProblemParts>);
+
+#[derive(Debug, Clone)]
+struct ProblemParts {
     status: StatusCode,
     code: &'static str,
     title: &'static str,
@@ -83,8 +88,8 @@ struct ProblemBody<'a> {
 
 impl Problem {
     /// A problem with a stable `code`, its `status` and a short `title`.
-    pub const fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
-        Self {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
+        Self(Box::new(ProblemParts {
             status,
             code,
             title,
@@ -93,35 +98,35 @@ impl Problem {
             retry_after_secs: None,
             www_authenticate: None,
             cause: None,
-        }
+        }))
     }
 
     /// Adds a human explanation of this occurrence.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.0.detail = Some(detail.into());
         self
     }
 
     /// Adds field errors.
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
-        self.errors = errors;
+        self.0.errors = errors;
         self
     }
 
     /// Adds a `Retry-After` header.
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after_secs = Some(seconds);
+        self.0.retry_after_secs = Some(seconds);
         self
     }
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     /// The status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// 400 `malformed_request`: the request cannot be read at all.
@@ -143,7 +148,7 @@ impl Problem {
         bearer_error: Option<BearerError>,
     ) -> Self {
         let mut problem = Self::new(StatusCode::UNAUTHORIZED, code, title);
-        problem.www_authenticate = Some(bearer_error.map_or("Bearer", BearerError::challenge));
+        problem.0.www_authenticate = Some(bearer_error.map_or("Bearer", BearerError::challenge));
         problem
     }
 
@@ -151,7 +156,7 @@ impl Problem {
     /// `Bearer error="insufficient_scope"` (RFC 6750 §3.1).
     pub fn forbidden(code: &'static str, title: &'static str) -> Self {
         let mut problem = Self::new(StatusCode::FORBIDDEN, code, title);
-        problem.www_authenticate = Some(BearerError::InsufficientScope.challenge());
+        problem.0.www_authenticate = Some(BearerError::InsufficientScope.challenge());
         problem
     }
 
@@ -216,38 +221,40 @@ impl Problem {
             "internal_error",
             "Internal error",
         );
-        problem.cause = Some(cause.to_string().into());
+        problem.0.cause = Some(cause.to_string().into());
         problem
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
+        let Self(parts) = self;
+        let parts = *parts;
         let body = ProblemBody {
-            kind: format!("/problems/{}", self.code),
-            title: self.title,
-            status: self.status.as_u16(),
-            code: self.code,
-            detail: self.detail.as_deref(),
-            errors: &self.errors,
+            kind: format!("/problems/{}", parts.code),
+            title: parts.title,
+            status: parts.status.as_u16(),
+            code: parts.code,
+            detail: parts.detail.as_deref(),
+            errors: &parts.errors,
         };
         let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        let mut response = (self.status, json).into_response();
+        let mut response = (parts.status, json).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(seconds) = self.retry_after_secs {
+        if let Some(seconds) = parts.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let Some(challenge) = self.www_authenticate {
+        if let Some(challenge) = parts.www_authenticate {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
         }
         response.extensions_mut().insert(ProblemLog {
-            code: self.code,
-            detail: self.detail,
-            cause: self.cause,
+            code: parts.code,
+            detail: parts.detail,
+            cause: parts.cause,
         });
         response
     }
