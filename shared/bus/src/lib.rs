@@ -25,7 +25,7 @@ pub use config::{BusConfig, QueueType};
 pub use connection::{BrokerLink, DEFAULT_FRAME_MAX_BYTES};
 pub use consumer::{Consumer, Handler, HandlerError};
 pub use error::BusError;
-pub use outbox::{Relay, publish, publish_all};
+pub use outbox::{Relay, discard_unsent, publish, publish_all};
 pub use trace::TraceContext;
 
 /// Table in which the bus records its own applied migrations, apart from the

@@ -101,6 +101,23 @@ struct OutboxRows {
     traceparents: Vec<Option<String>>,
 }
 
+/// Deletes the events about `subject` that are still waiting in the outbox, inside
+/// the caller's transaction, and returns how many: for erasing a person, whose
+/// data such events carry. Published events are no longer in the outbox (the relay
+/// deletes them once confirmed); an event being published at that moment is
+/// waited for, then gone.
+pub async fn discard_unsent(
+    transaction: &mut PgConnection,
+    subject: &str,
+) -> Result<u64, BusError> {
+    let discarded = sqlx::query("DELETE FROM bus_outbox WHERE subject = $1")
+        .bind(subject)
+        .execute(transaction)
+        .await
+        .map_err(BusError::database("discard outbox rows"))?;
+    Ok(discarded.rows_affected())
+}
+
 /// Number of events waiting in the outbox (exposed as a metric).
 pub async fn backlog(pool: &PgPool) -> Result<i64, BusError> {
     sqlx::query_scalar("SELECT count(*) FROM bus_outbox")

@@ -154,3 +154,35 @@ async fn events_published_together_are_queued_in_the_order_given_and_all_deliver
         assert_eq!(effects_of(&pool, event_id).await, 1);
     }
 }
+
+#[tokio::test]
+async fn discarding_unsent_events_about_a_subject_leaves_other_subjects_queued() {
+    // Arrange: no relay runs, so every event stays in the outbox.
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let erased = user_registered();
+    let erased_subject = erased
+        .meta()
+        .subject
+        .clone()
+        .expect("a user event has a subject");
+    let kept = user_registered();
+    let kept_id = kept.meta().id;
+    commit(&pool, erased).await;
+    commit(&pool, kept).await;
+
+    // Act
+    let mut transaction = pool.begin().await.unwrap();
+    let discarded = six_bus::discard_unsent(&mut transaction, &erased_subject)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    // Assert
+    assert_eq!(discarded, 1);
+    let queued: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT event_id FROM bus_outbox")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, vec![kept_id]);
+}
