@@ -72,12 +72,15 @@ pub struct BusConfig {
     pub operation_timeout: Duration,
 }
 
+/// The exchange events are published to unless `BUS_EXCHANGE` says otherwise.
+pub const DEFAULT_EXCHANGE: &str = "six.events";
+
 impl BusConfig {
     /// A configuration with production defaults for `service` on `amqp_url`.
     pub fn new(amqp_url: SecretString, service: impl Into<String>) -> Self {
         Self {
             amqp_url,
-            exchange: "six.events".to_owned(),
+            exchange: DEFAULT_EXCHANGE.to_owned(),
             service: service.into(),
             queue_type: QueueType::Quorum,
             prefetch: 64,

@@ -21,7 +21,7 @@ pub mod parking;
 pub mod topology;
 mod trace;
 
-pub use config::{BusConfig, QueueType};
+pub use config::{BusConfig, DEFAULT_EXCHANGE, QueueType};
 pub use connection::{BrokerLink, DEFAULT_FRAME_MAX_BYTES};
 pub use consumer::{Consumer, Handler, HandlerError};
 pub use error::BusError;

@@ -1,20 +1,24 @@
 //! Black-box test harness: starts a [`Service`] on port 0 with a fresh database and
 //! its own broker vhost, with short timings, and stops it at the end. A
-//! [`TestIssuer`] stands in for auth for services that verify tokens.
+//! [`TestIssuer`] stands in for auth for services that verify tokens; an
+//! [`EventTap`] reads the events a service published.
 //!
 //! Needs the local stack (`infra/local/stack up`) or the `SIX_*` server variables
 //! described in `six_testkit`.
 
+mod event_tap;
 mod issuer;
 mod signing_key;
 
 use std::net::SocketAddr;
 
+use six_bus::DEFAULT_EXCHANGE;
 use six_testkit::{TestDatabase, TestVhost};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+pub use event_tap::EventTap;
 pub use issuer::{BadToken, JWKS_PATH, TOKEN_PATH, TestIssuer};
 
 use crate::{
@@ -160,6 +164,15 @@ impl TestApp {
     /// A pool on the service's database, for arranging and asserting.
     pub fn pool(&self) -> PgPool {
         self.database.pool()
+    }
+
+    /// A tap on the service's vhost for events of `event_types`, published from now on.
+    pub async fn tap_events(&self, event_types: &[&str]) -> EventTap {
+        let exchange = self
+            .env
+            .optional("BUS_EXCHANGE", DEFAULT_EXCHANGE.to_owned())
+            .expect("BUS_EXCHANGE is a name");
+        EventTap::bind(&self.vhost.amqp_url(), &exchange, event_types).await
     }
 }
 

@@ -51,6 +51,7 @@ async fn announce(State(pool): State<PgPool>) -> Result<Json<serde_json::Value>,
         .map_err(Problem::internal)?;
     transaction.commit().await.map_err(Problem::internal)?;
     Ok(Json(serde_json::json!({
+        "event_id": published.id,
         "traceparent": published.traceparent,
         "correlation_id": published.correlation_id,
     })))
@@ -316,4 +317,34 @@ async fn events_published_while_handling_a_request_carry_its_trace_and_request_i
     );
     assert_ne!(traceparent, incoming_traceparent, "a span of its own");
     assert_eq!(published["correlation_id"], "req-42");
+}
+
+#[tokio::test]
+async fn an_event_tap_gets_each_event_the_service_published_once() {
+    let app = TestApp::spawn::<Echo>().await;
+    let tap = app.tap_events(&["auth.user.registered.v1"]).await;
+    let mut announced = Vec::new();
+    for _ in 0..3 {
+        let response = app
+            .client()
+            .post(app.url("/v1/announcements"))
+            .send()
+            .await
+            .unwrap();
+        let published: serde_json::Value = response.json().await.unwrap();
+        announced.push(
+            published["event_id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap(),
+        );
+    }
+
+    let received = tap.published_by(&app.pool(), Duration::from_secs(10)).await;
+
+    let mut received: Vec<uuid::Uuid> = received.iter().map(|event| event.meta().id).collect();
+    received.sort();
+    announced.sort();
+    assert_eq!(received, announced);
 }
