@@ -122,7 +122,7 @@ impl TestApp {
         let service = ServiceThread::start::<S>(env.clone()).await;
         let client = reqwest::Client::builder()
             .build()
-            .expect("an HTTP client without TLS always builds");
+            .expect("the test HTTP client builds");
         Self {
             env,
             service: Some(service),

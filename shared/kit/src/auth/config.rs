@@ -70,15 +70,14 @@ impl AuthConfig {
     }
 }
 
-/// A required `http://` URL. The kit's HTTP client is built without TLS (auth is
-/// reached inside the cluster), so an `https://` URL could never be fetched: it is
-/// refused here rather than failing at every call.
+/// A required `http://` or `https://` URL (TLS with the system's root
+/// certificates), refused at start-up rather than failing at every call.
 pub(crate) fn http_url(env: &Env, name: &str, help: &'static str) -> Result<String, ConfigError> {
     let url: String = env.required(name, help)?;
-    if !url.starts_with("http://") {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(ConfigError::Invalid {
             name: name.to_owned(),
-            reason: "expected an http:// URL (the HTTP client has no TLS)".to_owned(),
+            reason: "expected an http:// or https:// URL".to_owned(),
         });
     }
     Ok(url)
@@ -114,8 +113,8 @@ mod tests {
     }
 
     #[test]
-    fn a_jwks_url_that_is_not_plain_http_is_refused() {
-        for url in ["auth:8080/jwks", "https://auth/.well-known/jwks.json"] {
+    fn a_jwks_url_that_is_not_http_is_refused() {
+        for url in ["auth:8080/jwks", "ftp://auth/.well-known/jwks.json"] {
             let env = Env::from_pairs([("AUTH_JWKS_URL", url)]);
 
             let error = AuthConfig::from_env(&env).unwrap_err().to_string();
