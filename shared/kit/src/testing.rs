@@ -8,7 +8,7 @@
 
 mod event_tap;
 mod issuer;
-mod signing_key;
+mod token_forge;
 
 use std::net::SocketAddr;
 
@@ -19,7 +19,8 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 pub use event_tap::EventTap;
-pub use issuer::{BadToken, JWKS_PATH, TOKEN_PATH, TestIssuer};
+pub use issuer::{JWKS_PATH, TOKEN_PATH, TestIssuer};
+pub use token_forge::{BadToken, TokenForge};
 
 use crate::{
     config::{CommonConfig, Env},

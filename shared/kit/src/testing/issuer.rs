@@ -19,14 +19,13 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey, Header, jwk::JwkSet};
+use jsonwebtoken::jwk::JwkSet;
 use serde_json::json;
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::signing_key::TestSigningKey;
+use super::token_forge::{BadToken, TOKEN_LIFETIME_SECS, TokenForge, access_claims};
 use crate::{
     auth::{AuthConfig, DEFAULT_AUDIENCE, DEFAULT_ISSUER},
     config::Env,
@@ -36,39 +35,6 @@ use crate::{
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// Path of the token endpoint, as on auth.
 pub const TOKEN_PATH: &str = "/v1/token";
-
-/// Lifetime of the user tokens it mints, and of service tokens by default (auth's
-/// default `AUTH_ACCESS_TOKEN_TTL_SECS`).
-const TOKEN_LIFETIME_SECS: u64 = 900;
-
-/// A token that must be refused, for [`TestIssuer::bad_user_token`]. Each is a
-/// user token that is right in every other way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadToken {
-    /// `exp` an hour ago.
-    Expired,
-    /// `nbf` in an hour.
-    NotYetValid,
-    /// `iat` in an hour.
-    IssuedInFuture,
-    /// `aud` of another audience.
-    WrongAudience,
-    /// `iss` of another issuer.
-    WrongIssuer,
-    /// Unsigned: `alg` is `none` and the signature empty.
-    AlgNone,
-    /// `alg` `HS256`, the HMAC keyed with the published public key's bytes: the
-    /// algorithm confusion attack.
-    Hs256WithPublicKey,
-    /// Signed by a key the JWKS does not publish (its `kid` is unknown).
-    UnknownKid,
-    /// No `kid` in the header.
-    MissingKid,
-    /// `typ` `JWT` instead of `at+jwt`.
-    WrongType,
-    /// Claims changed after signing.
-    BadSignature,
-}
 
 /// A fake auth service on 127.0.0.1 (see the module documentation). Stops when
 /// dropped.
@@ -81,7 +47,7 @@ pub struct TestIssuer {
 
 struct IssuerState {
     /// The first key signs; all are published.
-    keys: Mutex<Vec<TestSigningKey>>,
+    keys: Mutex<Vec<TokenForge>>,
     /// Client id → secret.
     clients: Mutex<HashMap<String, String>>,
     service_token_lifetime_secs: AtomicU64,
@@ -99,7 +65,7 @@ impl TestIssuer {
     /// If no local port can be bound.
     pub async fn start() -> Self {
         let state = Arc::new(IssuerState {
-            keys: Mutex::new(vec![TestSigningKey::generate()]),
+            keys: Mutex::new(vec![TokenForge::generate()]),
             clients: Mutex::new(HashMap::new()),
             service_token_lifetime_secs: AtomicU64::new(TOKEN_LIFETIME_SECS),
             jwks_fetches: AtomicU64::new(0),
@@ -172,93 +138,45 @@ impl TestIssuer {
 
     /// The `kid` of the key that signs now.
     pub fn active_kid(&self) -> String {
-        self.state.keys()[0].kid.clone()
+        self.state.keys()[0].kid().to_owned()
     }
 
     /// The claims of a user token for `user_id`, valid from now for 15 minutes;
     /// change them and [`TestIssuer::sign`] them to test claim checks.
     pub fn user_claims(&self, user_id: Uuid) -> serde_json::Value {
-        access_claims("user", &user_id.to_string(), TOKEN_LIFETIME_SECS)
+        self.state.keys()[0].user_claims(user_id)
     }
 
     /// The claims of a service token for `client_id`, valid from now for 15 minutes.
     pub fn service_claims(&self, client_id: &str) -> serde_json::Value {
-        access_claims("service", client_id, TOKEN_LIFETIME_SECS)
+        self.state.keys()[0].service_claims(client_id)
     }
 
     /// `claims` signed as auth signs: EdDSA, `typ` `at+jwt`, the active key's `kid`.
     pub fn sign(&self, claims: &serde_json::Value) -> String {
-        let keys = self.state.keys();
-        keys[0].sign(Some(&keys[0].kid), "at+jwt", claims)
+        self.state.keys()[0].sign(claims)
     }
 
     /// A valid user token.
     pub fn user_token(&self, user_id: Uuid) -> String {
-        self.sign(&self.user_claims(user_id))
+        self.state.keys()[0].user_token(user_id)
     }
 
     /// A valid service token.
     pub fn service_token(&self, client_id: &str) -> String {
-        self.sign(&self.service_claims(client_id))
+        self.state.keys()[0].service_token(client_id)
     }
 
     /// A user token, for a new user id, that verification must refuse.
     pub fn bad_user_token(&self, kind: BadToken) -> String {
-        let user_id = Uuid::now_v7();
-        let mut claims = self.user_claims(user_id);
-        let now = jsonwebtoken::get_current_timestamp();
-        let keys = self.state.keys();
-        let active = &keys[0];
-        match kind {
-            BadToken::Expired => {
-                claims["iat"] = json!(now - 7200);
-                claims["nbf"] = json!(now - 7200);
-                claims["exp"] = json!(now - 3600);
-            }
-            BadToken::NotYetValid => {
-                claims["nbf"] = json!(now + 3600);
-                claims["exp"] = json!(now + 7200);
-            }
-            BadToken::IssuedInFuture => {
-                claims["iat"] = json!(now + 3600);
-                claims["exp"] = json!(now + 7200);
-            }
-            BadToken::WrongAudience => claims["aud"] = json!("another-audience"),
-            BadToken::WrongIssuer => claims["iss"] = json!("another-issuer"),
-            BadToken::AlgNone => {
-                let header = json!({"alg": "none", "typ": "at+jwt", "kid": active.kid});
-                return format!("{}.{}.", encode_part(&header), encode_part(&claims));
-            }
-            BadToken::Hs256WithPublicKey => {
-                let mut header = Header::new(Algorithm::HS256);
-                header.typ = Some("at+jwt".to_owned());
-                header.kid = Some(active.kid.clone());
-                let key = EncodingKey::from_secret(&active.public_key);
-                return jsonwebtoken::encode(&header, &claims, &key)
-                    .expect("HMAC signing cannot fail");
-            }
-            BadToken::UnknownKid => {
-                let unpublished = TestSigningKey::generate();
-                return unpublished.sign(Some(&unpublished.kid), "at+jwt", &claims);
-            }
-            BadToken::MissingKid => return active.sign(None, "at+jwt", &claims),
-            BadToken::WrongType => return active.sign(Some(&active.kid), "JWT", &claims),
-            BadToken::BadSignature => {
-                let signed = active.sign(Some(&active.kid), "at+jwt", &claims);
-                claims["sub"] = json!(Uuid::now_v7().to_string());
-                let (header, rest) = signed.split_once('.').expect("a JWS has three parts");
-                let (_, signature) = rest.split_once('.').expect("a JWS has three parts");
-                return format!("{header}.{}.{signature}", encode_part(&claims));
-            }
-        }
-        active.sign(Some(&active.kid), "at+jwt", &claims)
+        self.state.keys()[0].bad_user_token(Uuid::now_v7(), kind)
     }
 
     /// Adds a key that signs from now on, and keeps publishing the old ones (as
     /// auth does on rotation). Returns the new `kid`.
     pub fn rotate_key(&self) -> String {
-        let key = TestSigningKey::generate();
-        let kid = key.kid.clone();
+        let key = TokenForge::generate();
+        let kid = key.kid().to_owned();
         self.state.keys().insert(0, key);
         kid
     }
@@ -323,7 +241,7 @@ impl Drop for TestIssuer {
 }
 
 impl IssuerState {
-    fn keys(&self) -> std::sync::MutexGuard<'_, Vec<TestSigningKey>> {
+    fn keys(&self) -> std::sync::MutexGuard<'_, Vec<TokenForge>> {
         self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -332,25 +250,6 @@ impl IssuerState {
         let mut answering = self.answering.subscribe();
         let _ = answering.wait_for(|answering| *answering).await;
     }
-}
-
-/// The claims of `docs/tokens.md`, valid from now for `lifetime_secs`.
-fn access_claims(kind: &str, sub: &str, lifetime_secs: u64) -> serde_json::Value {
-    let now = jsonwebtoken::get_current_timestamp();
-    json!({
-        "iss": DEFAULT_ISSUER,
-        "aud": DEFAULT_AUDIENCE,
-        "sub": sub,
-        "kind": kind,
-        "iat": now,
-        "nbf": now,
-        "exp": now + lifetime_secs,
-        "jti": Uuid::now_v7(),
-    })
-}
-
-fn encode_part(value: &serde_json::Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).expect("JSON values serialize"))
 }
 
 async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
@@ -393,10 +292,7 @@ async fn token(
     }
     let lifetime_secs = state.service_token_lifetime_secs.load(Ordering::SeqCst);
     let claims = access_claims("service", client_id, lifetime_secs);
-    let access_token = {
-        let keys = state.keys();
-        keys[0].sign(Some(&keys[0].kid), "at+jwt", &claims)
-    };
+    let access_token = state.keys()[0].sign(&claims);
     Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
