@@ -453,6 +453,50 @@ async fn tokens_are_refused_as_unavailable_until_a_key_set_was_ever_fetched() {
 }
 
 #[tokio::test]
+async fn a_verified_token_of_a_key_that_left_the_key_set_is_refused_after_the_next_fetch() {
+    let issuer = TestIssuer::start().await;
+    let verifier = verifier_for(&issuer).await;
+    let old_token = issuer.user_token(Uuid::now_v7());
+    assert!(
+        verifier.verify(&old_token).await.is_ok(),
+        "verified, so cached"
+    );
+
+    issuer.rotate_key();
+    issuer.remove_retired_keys();
+    // A token of the new key makes the verifier fetch the set without the old key.
+    assert!(
+        verifier
+            .verify(&issuer.user_token(Uuid::now_v7()))
+            .await
+            .is_ok()
+    );
+    let refused = verifier.verify(&old_token).await;
+
+    assert!(
+        matches!(refused, Err(TokenError::UnknownKeyId { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_verified_token_is_refused_once_it_expires() {
+    let issuer = TestIssuer::start().await;
+    let mut config = issuer.auth_config();
+    config.clock_skew = Duration::ZERO;
+    let verifier = verifier_with(config).await;
+    let mut claims = issuer.user_claims(Uuid::now_v7());
+    claims["exp"] = json!(claims["iat"].as_u64().unwrap() + 1);
+    let token = issuer.sign(&claims);
+    assert!(verifier.verify(&token).await.is_ok(), "verified, so cached");
+
+    wait_until(DEADLINE, "the token is refused as expired", || async {
+        matches!(verifier.verify(&token).await, Err(TokenError::Expired))
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_fixed_key_set_verifies_its_tokens_and_refuses_other_keys_without_fetching() {
     let issuer = TestIssuer::start().await;
     let jwks = reqwest::get(issuer.jwks_url())

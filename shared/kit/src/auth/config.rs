@@ -9,6 +9,10 @@ pub const DEFAULT_ISSUER: &str = "six-degrees-auth";
 /// Audience `AUTH_AUDIENCE` defaults to, as in `docs/tokens.md`.
 pub const DEFAULT_AUDIENCE: &str = "six-degrees";
 
+/// Tokens remembered as verified unless `AUTH_VERIFIED_TOKEN_CACHE_ENTRIES` says
+/// otherwise: ~100 bytes each, so at most ~1 MB.
+pub const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 10_000;
+
 /// Longest background refresh interval: a day (keys rotate far less often, but a
 /// verifier should not go on with a set older than that).
 const MAX_REFRESH: Duration = Duration::from_secs(24 * 60 * 60);
@@ -33,6 +37,9 @@ pub struct AuthConfig {
     pub jwks_min_refetch_interval: Duration,
     /// Deadline of each call to auth (`AUTH_HTTP_TIMEOUT_MS`).
     pub http_timeout: Duration,
+    /// Most tokens remembered as verified until they expire
+    /// (`AUTH_VERIFIED_TOKEN_CACHE_ENTRIES`; 0 verifies every token in full).
+    pub verified_token_cache_entries: usize,
 }
 
 impl AuthConfig {
@@ -53,6 +60,10 @@ impl AuthConfig {
             jwks_min_refetch_interval: env
                 .millis("AUTH_JWKS_MIN_REFETCH_MS", Duration::from_secs(10))?,
             http_timeout: env.millis("AUTH_HTTP_TIMEOUT_MS", Duration::from_secs(5))?,
+            verified_token_cache_entries: env.optional(
+                "AUTH_VERIFIED_TOKEN_CACHE_ENTRIES",
+                DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+            )?,
         };
         if config.jwks_refresh_interval.is_zero() || config.jwks_refresh_interval > MAX_REFRESH {
             return Err(ConfigError::Invalid {
@@ -100,6 +111,7 @@ mod tests {
         assert_eq!(config.clock_skew, Duration::from_secs(30));
         assert_eq!(config.jwks_refresh_interval, Duration::from_secs(300));
         assert_eq!(config.jwks_min_refetch_interval, Duration::from_secs(10));
+        assert_eq!(config.verified_token_cache_entries, 10_000);
     }
 
     #[test]

@@ -17,6 +17,8 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 #[derive(Debug, Default)]
 pub(crate) struct KeySet {
     keys: HashMap<String, Arc<DecodingKey>>,
+    /// The public key (`x`) of each `kid`, to tell whether a key left the set.
+    public_keys: HashMap<String, String>,
 }
 
 impl KeySet {
@@ -33,6 +35,14 @@ impl KeySet {
     /// Whether the set holds no key (nothing was ever fetched).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// Whether every key of `previous` is still here, with the same public key.
+    pub fn keeps_every_key_of(&self, previous: &KeySet) -> bool {
+        previous
+            .public_keys
+            .iter()
+            .all(|(kid, x)| self.public_keys.get(kid) == Some(x))
     }
 }
 
@@ -83,10 +93,12 @@ pub(crate) async fn fetch(client: &reqwest::Client, url: &str) -> Result<KeySet,
 pub(crate) fn parse(document: &[u8]) -> Result<KeySet, JwksError> {
     let set: JwkSet = serde_json::from_slice(document)?;
     let mut keys = HashMap::new();
+    let mut public_keys = HashMap::new();
     for jwk in &set.keys {
         match usable_key(jwk) {
-            Ok((kid, key)) => {
-                keys.insert(kid, Arc::new(key));
+            Ok((kid, x, key)) => {
+                keys.insert(kid.clone(), Arc::new(key));
+                public_keys.insert(kid, x);
             }
             Err(reason) => tracing::warn!(
                 kid = jwk.common.key_id.as_deref().unwrap_or(""),
@@ -98,13 +110,13 @@ pub(crate) fn parse(document: &[u8]) -> Result<KeySet, JwksError> {
     if keys.is_empty() {
         return Err(JwksError::NoUsableKey);
     }
-    Ok(KeySet { keys })
+    Ok(KeySet { keys, public_keys })
 }
 
 /// A signing key with a `kid` and a valid Ed25519 public key. The point is checked
 /// here because `jsonwebtoken` would panic at verification on an `x` shorter than
 /// 32 bytes (and silently truncate a longer one).
-fn usable_key(jwk: &Jwk) -> Result<(String, DecodingKey), &'static str> {
+fn usable_key(jwk: &Jwk) -> Result<(String, String, DecodingKey), &'static str> {
     let kid = match &jwk.common.key_id {
         Some(kid) if !kid.is_empty() => kid.clone(),
         _ => return Err("no kid"),
@@ -136,7 +148,7 @@ fn usable_key(jwk: &Jwk) -> Result<(String, DecodingKey), &'static str> {
     let x: [u8; 32] = x.try_into().map_err(|_| "x is not 32 bytes")?;
     VerifyingKey::from_bytes(&x).map_err(|_| "x is not an Ed25519 point")?;
     let key = DecodingKey::from_ed_components(&params.x).map_err(|_| "x is not base64url")?;
-    Ok((kid, key))
+    Ok((kid, params.x.clone(), key))
 }
 
 #[cfg(test)]
@@ -175,6 +187,24 @@ mod tests {
 
         assert_eq!(set.len(), 1);
         assert!(set.get("good").is_some());
+    }
+
+    #[test]
+    fn a_set_keeps_the_keys_of_another_only_with_the_same_public_keys() {
+        let k1 = json!({"kty": "OKP", "crv": "Ed25519", "x": RFC8032_X, "kid": "k1"});
+        // RFC 8032 §7.1, test 2.
+        let other_x = "PUAXw-hDiVqStwqnTRt-vJyYLM8uxJaMwM1V8Sr0Zgw";
+        let k2 = json!({"kty": "OKP", "crv": "Ed25519", "x": other_x, "kid": "k2"});
+        let k1_other_x = json!({"kty": "OKP", "crv": "Ed25519", "x": other_x, "kid": "k1"});
+        let old = parse(&document(json!([k1]))).unwrap();
+
+        let rotated = parse(&document(json!([k2, k1]))).unwrap();
+        let k1_dropped = parse(&document(json!([k2]))).unwrap();
+        let k1_replaced = parse(&document(json!([k1_other_x]))).unwrap();
+
+        assert!(rotated.keeps_every_key_of(&old));
+        assert!(!k1_dropped.keeps_every_key_of(&old));
+        assert!(!k1_replaced.keeps_every_key_of(&old));
     }
 
     #[test]

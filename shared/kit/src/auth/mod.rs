@@ -41,9 +41,12 @@ mod extract;
 mod keys;
 mod service_token;
 mod token;
+mod verified_cache;
 mod verifier;
 
-pub use config::{AuthConfig, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+pub use config::{
+    AuthConfig, DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+};
 pub use error::{INVALID_TOKEN, TOKEN_KEYS_UNAVAILABLE, TokenError};
 pub use extract::{
     AuthRejection, CurrentUser, MISSING_TOKEN, SERVICE_TOKEN_REQUIRED, ServiceCaller,

@@ -1,12 +1,17 @@
 //! [`TokenVerifier`]: checks access tokens against auth's keys, which it caches.
 //!
-//! Auth itself verifies against the keys it signs with ([`TokenVerifier::with_key_set`]);
-//! every other service fetches them ([`TokenVerifier::start`]). The key set is fetched once at start, again in the background when it is older
-//! than `AUTH_JWKS_REFRESH_SECS`, and again when a token names a key it does not
-//! have (rotation), at most once per `AUTH_JWKS_MIN_REFETCH_MS` so that made-up key
-//! ids cannot flood auth. Fetches never overlap: requests that need one while it
-//! runs wait for it and use its result. A failed fetch keeps the previous set, so
-//! tokens keep verifying while auth is down.
+//! Auth itself verifies against the keys it signs with
+//! ([`TokenVerifier::with_key_set`]); every other service fetches them
+//! ([`TokenVerifier::start`]). The key set is fetched once at start, again in the
+//! background when it is older than `AUTH_JWKS_REFRESH_SECS`, and again when a
+//! token names a key it does not have (rotation), at most once per
+//! `AUTH_JWKS_MIN_REFETCH_MS` so that made-up key ids cannot flood auth. Fetches
+//! never overlap: requests that need one while it runs wait for it and use its
+//! result. A failed fetch keeps the previous set, so tokens keep verifying while
+//! auth is down.
+//!
+//! Tokens that verified are remembered until they expire (see `verified_cache`),
+//! so a client's later requests with the same token skip the signature check.
 
 use std::{
     sync::{Arc, PoisonError, RwLock, Weak},
@@ -18,11 +23,12 @@ use tokio::{sync::Mutex, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AuthConfig,
+    AuthConfig, DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
     claims::{self, read_header},
     error::{TokenError, echoed},
     keys::{self, JwksError, KeySet},
     token::VerifiedToken,
+    verified_cache::VerifiedCache,
 };
 
 /// The HTTP client could not be built (TLS backend initialisation).
@@ -45,6 +51,8 @@ struct Inner {
     validation: Validation,
     /// Replaced whole by each successful fetch; readers clone a key out.
     keys: RwLock<Arc<KeySet>>,
+    /// Tokens verified before, until they expire.
+    verified: VerifiedCache,
     /// Where the keys are fetched from; `None` for a fixed set.
     remote: Option<Remote>,
 }
@@ -80,6 +88,10 @@ impl TokenVerifier {
         let inner = Arc::new(Inner {
             validation: claims::validation(&config.issuer, &config.audience, config.clock_skew),
             keys: RwLock::new(Arc::new(KeySet::default())),
+            verified: VerifiedCache::new(
+                config.verified_token_cache_entries,
+                config.clock_skew.as_secs(),
+            ),
             remote: Some(Remote {
                 http,
                 fetches: Mutex::new(FetchLog {
@@ -101,7 +113,8 @@ impl TokenVerifier {
     /// A verifier over a fixed key set (a JWKS document), which it never fetches:
     /// auth's own, since auth holds the keys it signs with. It checks exactly what
     /// [`TokenVerifier::start`] checks; a token naming a key outside the set is
-    /// refused as an unknown key.
+    /// refused as an unknown key. Up to [`DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES`]
+    /// verified tokens are remembered.
     pub fn with_key_set(
         issuer: &str,
         audience: &str,
@@ -112,6 +125,10 @@ impl TokenVerifier {
             inner: Arc::new(Inner {
                 validation: claims::validation(issuer, audience, clock_skew),
                 keys: RwLock::new(Arc::new(keys::parse(jwks)?)),
+                verified: VerifiedCache::new(
+                    DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+                    clock_skew.as_secs(),
+                ),
                 remote: None,
             }),
         })
@@ -121,6 +138,13 @@ impl TokenVerifier {
     /// claims, as in `docs/tokens.md`. Only waits when the token names a key that
     /// is not cached yet.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let digest = self.inner.verified.digest(token);
+        if let Some(digest) = &digest
+            && let Some(verified) = self.inner.verified.get(digest, now_secs())
+        {
+            return Ok(verified);
+        }
+        let generation = self.inner.verified.generation();
         let header = read_header(token)?;
         let key = match (self.inner.cached_key(&header.kid), &self.inner.remote) {
             (Some(key), _) => key,
@@ -131,7 +155,13 @@ impl TokenVerifier {
                 });
             }
         };
-        claims::verify_with_key(token, &key, &self.inner.validation)
+        let verified = claims::verify_with_key(token, &key, &self.inner.validation)?;
+        if let Some(digest) = digest {
+            self.inner
+                .verified
+                .insert(digest, &verified, now_secs(), generation);
+        }
+        Ok(verified)
     }
 }
 
@@ -210,7 +240,14 @@ impl Inner {
         match keys::fetch(&remote.http, &remote.config.jwks_url).await {
             Ok(fetched) => {
                 tracing::info!(keys = fetched.len(), "jwks fetched");
-                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fetched);
+                let previous = std::mem::replace(
+                    &mut *self.keys.write().unwrap_or_else(PoisonError::into_inner),
+                    Arc::new(fetched),
+                );
+                if !self.current_keys().keeps_every_key_of(&previous) {
+                    tracing::info!("a key left the key set; forgetting verified tokens");
+                    self.verified.clear();
+                }
             }
             Err(error) => tracing::warn!(
                 error = %error,
@@ -249,4 +286,9 @@ async fn refresh_periodically(inner: Weak<Inner>, stop: CancellationToken) {
             inner.fetch(remote, &mut log).await;
         }
     }
+}
+
+/// Seconds since the Unix epoch, as token claims count time.
+fn now_secs() -> u64 {
+    jsonwebtoken::get_current_timestamp()
 }

@@ -181,6 +181,12 @@ impl TestIssuer {
         kid
     }
 
+    /// Stops publishing every key but the one that signs now (as auth does once
+    /// the retired keys' tokens expired, or to revoke a leaked key).
+    pub fn remove_retired_keys(&self) {
+        self.state.keys().truncate(1);
+    }
+
     /// Accepts `client_id` with `client_secret` at the token endpoint.
     pub fn add_client(&self, client_id: &str, client_secret: &str) {
         self.state
