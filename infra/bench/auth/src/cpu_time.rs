@@ -20,10 +20,10 @@ pub fn thread_cpu_time() -> Duration {
     )
 }
 
-/// One timed pass over the tokens.
+/// One timed pass: `verifications` checks (tokens or passwords), timed together.
 #[derive(Debug, Clone, Copy)]
 pub struct Round {
-    /// Tokens verified.
+    /// Checks done.
     pub verifications: u64,
     /// Wall-clock time.
     pub wall: Duration,
@@ -32,17 +32,17 @@ pub struct Round {
 }
 
 impl Round {
-    /// Verifications per wall-clock second.
+    /// Checks per wall-clock second.
     pub fn per_second(&self) -> f64 {
         self.verifications as f64 / self.wall.as_secs_f64()
     }
 
-    /// Verifications per second of CPU time: the capacity of one core.
+    /// Checks per second of CPU time: the capacity of one core.
     pub fn per_cpu_second(&self) -> f64 {
         self.verifications as f64 / self.cpu.as_secs_f64()
     }
 
-    /// Mean wall-clock time of one verification.
+    /// Mean wall-clock time of one check.
     pub fn mean(&self) -> Duration {
         self.wall / u32::try_from(self.verifications.max(1)).unwrap_or(u32::MAX)
     }

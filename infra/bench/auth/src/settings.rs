@@ -1,9 +1,127 @@
-//! What the benchmark runs with: command-line options, else `BENCH_*` variables,
-//! else the defaults.
+//! What a benchmark runs with: command-line options, else `BENCH_*` variables,
+//! else the defaults. [`Options`] reads them for any benchmark of the crate from a
+//! table of [`OptionSpec`]s; [`Settings`] are those of `token-verify`
+//! (`session-load` has its own, in [`crate::session::settings`]).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, fmt::Display, str::FromStr};
 
-/// The settings.
+/// One option: its command-line flag, its variable, and what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    /// `--name`.
+    pub flag: &'static str,
+    /// `BENCH_NAME`.
+    pub variable: &'static str,
+    /// One line for `--help`, default in parentheses.
+    pub help: &'static str,
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request<S> {
+    /// Run with these settings.
+    Run(S),
+    /// Print the usage.
+    Help,
+}
+
+/// The raw values given, by flag: variables first, options over them.
+#[derive(Debug, Default)]
+pub struct Options {
+    values: HashMap<&'static str, String>,
+}
+
+impl Options {
+    /// Reads `args` (without the program name) over the variables of `env` named in
+    /// `specs`; `None` when help was asked for.
+    pub fn read(
+        specs: &[OptionSpec],
+        args: &[String],
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Option<Self>, String> {
+        let mut values = HashMap::new();
+        for (name, value) in env {
+            if let Some(spec) = specs.iter().find(|spec| spec.variable == name) {
+                values.insert(spec.flag, value);
+            }
+        }
+        let mut words = args.iter();
+        while let Some(word) = words.next() {
+            if matches!(word.as_str(), "-h" | "--help") {
+                return Ok(None);
+            }
+            let (flag, inline) = match word.split_once('=') {
+                Some((flag, value)) => (flag, Some(value.to_owned())),
+                None => (word.as_str(), None),
+            };
+            let Some(spec) = specs.iter().find(|spec| spec.flag == flag) else {
+                return Err(format!("unknown option `{flag}`"));
+            };
+            let value = match inline {
+                Some(value) => value,
+                None => words
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))?,
+            };
+            values.insert(spec.flag, value);
+        }
+        Ok(Some(Self { values }))
+    }
+
+    /// The value of `flag` parsed, or `None` when neither it nor its variable was given.
+    pub fn get<T: FromStr>(&self, flag: &str) -> Result<Option<T>, String>
+    where
+        T::Err: Display,
+    {
+        self.values
+            .get(flag)
+            .map(|text| {
+                text.trim()
+                    .parse()
+                    .map_err(|error| format!("{flag} `{text}`: {error}"))
+            })
+            .transpose()
+    }
+
+    /// The value of `flag` parsed, else `default`.
+    pub fn get_or<T: FromStr>(&self, flag: &str, default: T) -> Result<T, String>
+    where
+        T::Err: Display,
+    {
+        Ok(self.get(flag)?.unwrap_or(default))
+    }
+
+    /// A whole number greater than zero, else `default`.
+    pub fn count(&self, flag: &str, default: usize) -> Result<usize, String> {
+        match self.values.get(flag) {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(count) if count > 0 => Ok(count),
+                _ => Err(format!(
+                    "{flag} must be a positive whole number, got `{text}`"
+                )),
+            },
+        }
+    }
+}
+
+/// The `--help` text of `program`: `summary`, then one line per option.
+pub fn usage_of(program: &str, summary: &str, specs: &[OptionSpec]) -> String {
+    let mut text = format!(
+        "usage: {program} [OPTION VALUE]...\n\n{summary}\n\n\
+         options (or the BENCH_* variable of the same name; the option wins):\n"
+    );
+    for spec in specs {
+        text.push_str(&format!(
+            "  {:<24} {:<28} {}\n",
+            spec.flag, spec.variable, spec.help
+        ));
+    }
+    text
+}
+
+/// The settings of `token-verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// Distinct tokens minted before timing; each round verifies all of them.
@@ -21,27 +139,25 @@ impl Default for Settings {
     }
 }
 
-/// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Request {
-    /// Run with these settings.
-    Run(Settings),
-    /// Print the usage.
-    Help,
-}
+const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        flag: "--tokens",
+        variable: "BENCH_TOKENS",
+        help: "distinct tokens verified per round (20000)",
+    },
+    OptionSpec {
+        flag: "--rounds",
+        variable: "BENCH_ROUNDS",
+        help: "timed rounds per phase, median reported (5)",
+    },
+];
 
-/// The `--help` text.
+/// The `--help` text of `token-verify`.
 pub fn usage() -> String {
-    let defaults = Settings::default();
-    format!(
-        "usage: token-verify [--tokens N] [--rounds N]\n\
-         \n\
-         Verifications per second on one core (one thread, warm key cache).\n\
-         \n\
-         options (or the BENCH_* variable of the same name):\n  \
-         --tokens N   distinct tokens verified per round (BENCH_TOKENS, default {})\n  \
-         --rounds N   timed rounds per phase, median reported (BENCH_ROUNDS, default {})\n",
-        defaults.tokens, defaults.rounds
+    usage_of(
+        "token-verify",
+        "Verifications per second on one core (one thread, warm key cache).",
+        OPTIONS,
     )
 }
 
@@ -50,43 +166,15 @@ impl Settings {
     pub fn parse(
         args: &[String],
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Request, String> {
-        let env: HashMap<String, String> = env.into_iter().collect();
-        let mut settings = Settings::default();
-        if let Some(value) = env.get("BENCH_TOKENS") {
-            settings.tokens = count("BENCH_TOKENS", value)?;
-        }
-        if let Some(value) = env.get("BENCH_ROUNDS") {
-            settings.rounds = count("BENCH_ROUNDS", value)?;
-        }
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (arg.as_str(), None),
-            };
-            if name == "--help" || name == "-h" {
-                return Ok(Request::Help);
-            }
-            let value = inline
-                .or_else(|| args.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))?;
-            match name {
-                "--tokens" => settings.tokens = count(name, &value)?,
-                "--rounds" => settings.rounds = count(name, &value)?,
-                other => return Err(format!("unknown option `{other}`")),
-            }
-        }
-        Ok(Request::Run(settings))
-    }
-}
-
-fn count(name: &str, value: &str) -> Result<usize, String> {
-    match value.parse::<usize>() {
-        Ok(count) if count > 0 => Ok(count),
-        _ => Err(format!(
-            "{name} must be a positive whole number, got `{value}`"
-        )),
+    ) -> Result<Request<Self>, String> {
+        let Some(options) = Options::read(OPTIONS, args, env)? else {
+            return Ok(Request::Help);
+        };
+        let defaults = Settings::default();
+        Ok(Request::Run(Settings {
+            tokens: options.count("--tokens", defaults.tokens)?,
+            rounds: options.count("--rounds", defaults.rounds)?,
+        }))
     }
 }
 
@@ -119,5 +207,14 @@ mod tests {
     #[test]
     fn zero_tokens_is_refused() {
         assert!(Settings::parse(&args(&["--tokens", "0"]), []).is_err());
+    }
+
+    #[test]
+    fn an_unknown_option_is_refused_and_help_wins_over_the_rest() {
+        assert!(Settings::parse(&args(&["--token", "5"]), []).is_err());
+        assert_eq!(
+            Settings::parse(&args(&["--rounds", "2", "--help"]), []).unwrap(),
+            Request::Help
+        );
     }
 }
