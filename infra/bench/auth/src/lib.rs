@@ -13,12 +13,13 @@
 //!
 //! `session-load` ([`session`]): logins per second at the auth service's argon2id
 //! parameters, and the latency of `POST /v1/login` and `POST /v1/refresh` under
-//! concurrent load, with where the CPU went ([`cpu`]).
+//! concurrent load, with where the CPU went (`six_bench_support::cpu`).
 //!
 //! Shared by both: [`settings`] (options and `BENCH_*` variables), [`cpu_time`]
-//! (thread CPU time), [`report`] (machine, load, number formatting).
+//! (thread CPU time), [`report`] (the machine line, median round); what the
+//! benchmarks of `infra/bench/` share (CPU from `/proc`, machine, load, number
+//! formatting) is in `six_bench_support`.
 
-pub mod cpu;
 pub mod cpu_time;
 pub mod phases;
 pub mod report;

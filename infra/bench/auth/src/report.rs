@@ -1,6 +1,8 @@
 //! The printed report of `token-verify`: the machine, one line per phase, and the
-//! target with PASS or MISS; and the lines every benchmark of the crate prints the
-//! same way ([`machine`], [`load_average`], [`grouped`]). Nothing here asserts.
+//! target with PASS or MISS; and what both benchmarks of the crate print the same
+//! way ([`machine`], [`median`]). Nothing here asserts.
+
+use six_bench_support::report::{Machine, grouped, grouped_rounded, load_average};
 
 use crate::{cpu_time::Round, settings::Settings};
 
@@ -18,7 +20,7 @@ pub fn header(settings: &Settings, token_bytes: usize) {
     println!(
         "  settings: {} distinct user tokens (EdDSA, the 8 claims of docs/tokens.md, \
          {token_bytes} bytes), {} timed rounds per phase, one thread, median round shown",
-        grouped(settings.tokens as f64),
+        grouped(settings.tokens as u64),
         settings.rounds
     );
     println!();
@@ -40,10 +42,10 @@ pub fn phase(name: &str, rounds: &[Round]) {
     println!(
         "  {:<42} {:>14} {:>14} {:>8.1}µs {:>22}",
         name,
-        grouped(median.per_cpu_second()),
-        grouped(median.per_second()),
+        grouped_rounded(median.per_cpu_second()),
+        grouped_rounded(median.per_second()),
         median.mean().as_secs_f64() * 1e6,
-        format!("{}–{}", grouped(low), grouped(high)),
+        format!("{}–{}", grouped_rounded(low), grouped_rounded(high)),
     );
 }
 
@@ -63,18 +65,18 @@ pub fn summary(first_sight: &[Round], seen_before: &[Round], floor: &[Round]) {
     println!();
     println!(
         "target: ≥ {} verifications/s per core",
-        grouped(TARGET_PER_CORE)
+        grouped_rounded(TARGET_PER_CORE)
     );
     println!(
         "  first sight of a token: {} ({} per CPU-second, {:.0} % of the bare signature checks)",
         verdict(first),
-        grouped(first),
+        grouped_rounded(first),
         first / median(floor).per_cpu_second() * 100.0
     );
     println!(
         "  a token seen before:    {} ({} per CPU-second)",
         verdict(repeat),
-        grouped(repeat)
+        grouped_rounded(repeat)
     );
 }
 
@@ -87,59 +89,15 @@ pub fn median(rounds: &[Round]) -> Round {
 
 /// CPU model, cores and build profile.
 pub fn machine() -> String {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let Machine {
+        cpu_model, cores, ..
+    } = Machine::read();
     format!(
-        "{model}, {cores} cores, {} build",
+        "{cpu_model}, {cores} cores, {} build",
         if cfg!(debug_assertions) {
             "DEBUG (figures meaningless)"
         } else {
             "release"
         }
     )
-}
-
-/// The load average over 1, 5 and 15 minutes, from `/proc/loadavg`.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|load| {
-            load.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// `12345.6` as `12,346`.
-pub fn grouped(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(grouped(1_234_567.4), "1,234,567");
-        assert_eq!(grouped(999.0), "999");
-    }
 }

@@ -24,10 +24,10 @@ use lapin::{
     },
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
+use six_bench_support::cpu::{CpuUsage, Snapshot};
 use six_testkit::TestVhost;
 
 use crate::{
-    cpu::{CpuUsage, Snapshot},
     sample::{EVENT_TYPE, RawMessage},
     settings::Settings,
 };

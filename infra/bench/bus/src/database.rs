@@ -16,16 +16,12 @@ use std::{
 };
 
 use anyhow::Context;
+use six_bench_support::cpu::{CpuUsage, Snapshot};
 use six_testkit::TestDatabase;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{
-    cpu::{CpuUsage, Snapshot},
-    end_to_end::prepared_pool,
-    sample::EVENT_TYPE,
-    settings::Settings,
-};
+use crate::{end_to_end::prepared_pool, sample::EVENT_TYPE, settings::Settings};
 
 /// What the database ceiling measured.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ use std::{
 
 use anyhow::Context;
 use secrecy::SecretString;
+use six_bench_support::cpu::{CpuUsage, Snapshot};
 use six_bus::{BusConfig, Consumer, Handler, HandlerError, QueueType, Relay};
 use six_events::DomainEvent;
 use six_testkit::{TestDatabase, TestVhost};
@@ -23,7 +24,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    cpu::{CpuUsage, Snapshot},
     meter::{self, BusMeter},
     sample::{self, EVENT_TYPE},
     settings::Settings,

@@ -12,7 +12,6 @@
 
 pub mod at_rest;
 pub mod ceiling;
-pub mod cpu;
 pub mod database;
 pub mod end_to_end;
 pub mod meter;

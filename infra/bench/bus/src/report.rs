@@ -3,9 +3,14 @@
 
 use std::time::Duration;
 
+use six_bench_support::{
+    cpu::CpuUsage,
+    report::{Machine, grouped},
+};
+
 use crate::{
-    at_rest::AtRest, ceiling::Ceiling, cpu::CpuUsage, database::DatabaseCeiling,
-    end_to_end::EndToEnd, settings::Settings,
+    at_rest::AtRest, ceiling::Ceiling, database::DatabaseCeiling, end_to_end::EndToEnd,
+    settings::Settings,
 };
 
 /// End-to-end events per second the bus must reach.
@@ -321,49 +326,16 @@ fn share(run: &EndToEnd, ceiling: Option<&Ceiling>) -> Option<f64> {
     ceiling.map(|ceiling| run.rate() / ceiling.rate())
 }
 
-/// `12345` → `12,345`.
-pub fn grouped(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 fn seconds(duration: Duration) -> String {
     format!("{:.2} s", duration.as_secs_f64())
 }
 
-/// Cores, CPU model and memory, from `/proc`.
+/// Cores, CPU model and memory.
 fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
-        .map_or("unknown CPU", |(_, model)| model.trim());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let memory_gb = meminfo
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|value| value.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or(0.0, |kib| kib as f64 / (1024.0 * 1024.0));
-    format!("{cores} cores ({model}), {memory_gb:.0} GiB RAM")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_are_grouped_by_commas() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000), "1,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-    }
+    let Machine {
+        cpu_model,
+        cores,
+        memory_gib,
+    } = Machine::read();
+    format!("{cores} cores ({cpu_model}), {memory_gib:.0} GiB RAM")
 }

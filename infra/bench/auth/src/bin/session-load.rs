@@ -6,8 +6,7 @@
 use std::process::ExitCode;
 
 use six_bench_auth::{
-    cpu::CLIENT_THREAD_NAME,
-    session::{self, settings::Settings},
+    session::{self, CPU_SPLIT, settings::Settings},
     settings::Request,
 };
 
@@ -28,7 +27,7 @@ fn main() -> ExitCode {
     // runtime in this process, and the CPU report tells the two apart by name.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .thread_name(CLIENT_THREAD_NAME)
+        .thread_name(CPU_SPLIT.client_threads)
         .enable_all()
         .build()
     {

@@ -12,14 +12,13 @@ use std::{
 };
 
 use anyhow::Context;
+use six_bench_support::cpu::{CpuUsage, Snapshot};
 use tokio::task::JoinSet;
 
-use crate::{
-    cpu::{CpuUsage, Snapshot},
-    session::{
-        api::{Account, Api},
-        latency::Latencies,
-    },
+use crate::session::{
+    CPU_SPLIT,
+    api::{Account, Api},
+    latency::Latencies,
 };
 
 /// One password for every account: each has its own salt, so each login costs the
@@ -162,7 +161,7 @@ where
     Client: FnOnce(Instant) -> Work,
     Work: Future<Output = anyhow::Result<Vec<Duration>>> + Send + 'static,
 {
-    let cpu = Snapshot::take();
+    let cpu = Snapshot::take_split(CPU_SPLIT);
     let started = Instant::now();
     let deadline = started + duration;
     let mut running = JoinSet::new();

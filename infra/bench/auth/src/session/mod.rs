@@ -3,8 +3,8 @@
 //! concurrent load, with where the CPU went.
 //!
 //! The service runs in this process on its own runtime ([`service`]); the load
-//! client runs on a runtime whose threads are named
-//! [`crate::cpu::CLIENT_THREAD_NAME`], so the CPU of the two can be told apart.
+//! client runs on a runtime whose threads are named as [`CPU_SPLIT`] says, so the
+//! CPU of the two can be told apart.
 //! Phases, in order: argon2id alone on one thread ([`hashing`]), then after the
 //! accounts are registered, logins and refresh-token rotations ([`load`]).
 
@@ -20,15 +20,24 @@ pub mod settings;
 use std::time::Duration;
 
 use anyhow::Context;
+use six_bench_support::cpu::{Snapshot, ThreadSplit};
 
-use crate::{cpu, session::api::Api};
+use crate::session::api::Api;
 
 /// Time the machine's load is measured before the run.
 const QUIET_PERIOD: Duration = Duration::from_secs(1);
 
+/// This process in the CPU report: the threads of the load client's runtime are
+/// named `bench-client`; every other thread is the auth service under test (its
+/// runtime, argon2id on its blocking pool, the harness).
+pub const CPU_SPLIT: ThreadSplit = ThreadSplit {
+    client_threads: "bench-client",
+    service: "auth service",
+};
+
 /// Runs the phases of `settings` and prints the report as each finishes.
 pub async fn run(settings: settings::Settings) -> anyhow::Result<()> {
-    let quiet = cpu::Snapshot::take();
+    let quiet = Snapshot::take_split(CPU_SPLIT);
     tokio::time::sleep(QUIET_PERIOD).await;
     let before = quiet.usage_since();
     let mut auth = service::start(&settings)

@@ -4,10 +4,14 @@
 
 use std::time::Duration;
 
-use crate::{
+use six_bench_support::{
     cpu::CpuUsage,
+    report::{grouped, grouped_rounded, load_average},
+};
+
+use crate::{
     cpu_time::Round,
-    report::{grouped, load_average, machine, median},
+    report::{machine, median},
     session::{
         hashing::{self, Argon2Cost},
         load::{LoadRun, Registered},
@@ -109,7 +113,7 @@ pub fn argon2_alone(cost: &Argon2Cost, rounds: &[Round]) {
         time(cpu_per_check),
         time(round.mean()),
         round.per_cpu_second(),
-        grouped(round.per_cpu_second() * cores as f64),
+        grouped_rounded(round.per_cpu_second() * cores as f64),
     );
     println!();
 }
@@ -123,7 +127,7 @@ pub fn load(title: &str, noun: &str, run: &LoadRun, argon2: Option<&[Round]>) {
     );
     println!(
         "  {} {noun} in {:.2} s: {:.1} {noun}/s",
-        grouped(run.requests() as f64),
+        grouped(run.requests() as u64),
         run.elapsed.as_secs_f64(),
         run.per_second()
     );
@@ -134,7 +138,7 @@ pub fn load(title: &str, noun: &str, run: &LoadRun, argon2: Option<&[Round]>) {
     };
     println!(
         "  cpu per request: auth service {}, load client {}, postgres {}, rabbitmq {}",
-        time(per_request(run.cpu.service)),
+        time(per_request(run.cpu.service())),
         time(per_request(run.cpu.client)),
         time(per_request(run.cpu.postgres)),
         time(per_request(run.cpu.rabbitmq)),
@@ -147,7 +151,7 @@ pub fn load(title: &str, noun: &str, run: &LoadRun, argon2: Option<&[Round]>) {
              reached",
             time(cpu_per_check(&round)),
             cores(),
-            grouped(ceiling),
+            grouped_rounded(ceiling),
             run.per_second() / ceiling * 100.0,
         );
     }
@@ -189,7 +193,7 @@ fn argon2(cost: &Argon2Cost) -> String {
     let plural = |count: u32| if count == 1 { "" } else { "s" };
     format!(
         "{} KiB ({:.1} MiB), {} iteration{}, {} lane{}",
-        grouped(f64::from(cost.memory_kib)),
+        grouped(u64::from(cost.memory_kib)),
         f64::from(cost.memory_kib) / 1024.0,
         cost.iterations,
         plural(cost.iterations),

@@ -6,10 +6,11 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use six_bench_bus::{
-    at_rest, ceiling, cpu, database, end_to_end, meter, report,
+    at_rest, ceiling, database, end_to_end, meter, report,
     sample::RawMessage,
     settings::{self, Request, Settings},
 };
+use six_bench_support::cpu;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

@@ -1,0 +1,142 @@
+//! What the benchmarks' reports read and print the same way: the machine a run is
+//! on ([`Machine`]), the load average ([`load_average`]) and numbers with
+//! thousands separators ([`grouped`], [`grouped_rounded`]). Each benchmark lays
+//! out its own lines.
+
+/// The machine a benchmark runs on, from `/proc`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Machine {
+    /// The first `model name` of `/proc/cpuinfo`, else `unknown CPU`.
+    pub cpu_model: String,
+    /// Cores this process may use (0 when unknown).
+    pub cores: usize,
+    /// The machine's memory (`MemTotal`) in GiB, 0 when unknown.
+    pub memory_gib: f64,
+}
+
+impl Machine {
+    /// Reads the machine now.
+    pub fn read() -> Self {
+        Self::from_proc(
+            &std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
+            &std::fs::read_to_string("/proc/meminfo").unwrap_or_default(),
+            std::thread::available_parallelism().map_or(0, usize::from),
+        )
+    }
+
+    /// The machine the texts of `/proc/cpuinfo` and `/proc/meminfo` describe.
+    fn from_proc(cpuinfo: &str, meminfo: &str, cores: usize) -> Self {
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+            .map_or("unknown CPU", |(_, model)| model.trim())
+            .to_owned();
+        let memory_gib = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|value| value.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0.0, |kib| kib as f64 / (1024.0 * 1024.0));
+        Self {
+            cpu_model,
+            cores,
+            memory_gib,
+        }
+    }
+}
+
+/// The load average over 1, 5 and 15 minutes from `/proc/loadavg`
+/// (`0.52, 0.61, 0.70`), else `unknown`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map_or_else(|_| "unknown".to_owned(), |loadavg| first_three(&loadavg))
+}
+
+/// The first three fields of the text of `/proc/loadavg`, comma-separated.
+fn first_three(loadavg: &str) -> String {
+    loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `12345` → `12,345`.
+pub fn grouped(value: u64) -> String {
+    with_separators(&value.to_string())
+}
+
+/// `12345.6` → `12,346`: rounded to a whole number first, below zero as `0`.
+pub fn grouped_rounded(value: f64) -> String {
+    with_separators(&format!("{:.0}", value.max(0.0)))
+}
+
+/// `digits` with a comma before every group of three, counted from the right.
+fn with_separators(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped_by_commas() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn fractions_are_rounded_before_grouping() {
+        assert_eq!(grouped_rounded(1_234_567.4), "1,234,567");
+        assert_eq!(grouped_rounded(999.6), "1,000");
+        assert_eq!(grouped_rounded(999.0), "999");
+    }
+
+    #[test]
+    fn a_negative_figure_is_grouped_as_zero() {
+        assert_eq!(grouped_rounded(-3.0), "0");
+    }
+
+    #[test]
+    fn the_machine_is_read_from_cpuinfo_and_meminfo() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\
+                       processor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
+        let meminfo = "MemTotal:       25165824 kB\nMemFree:         1000000 kB\n";
+
+        let machine = Machine::from_proc(cpuinfo, meminfo, 2);
+
+        assert_eq!(
+            machine,
+            Machine {
+                cpu_model: "AMD EPYC 7B13".to_owned(),
+                cores: 2,
+                memory_gib: 24.0,
+            }
+        );
+    }
+
+    #[test]
+    fn a_machine_without_proc_is_unknown() {
+        let machine = Machine::from_proc("", "", 0);
+
+        assert_eq!(machine.cpu_model, "unknown CPU");
+        assert_eq!(machine.memory_gib, 0.0);
+    }
+
+    #[test]
+    fn the_load_average_is_the_first_three_fields() {
+        assert_eq!(
+            first_three("0.52 0.61 0.70 1/234 5678\n"),
+            "0.52, 0.61, 0.70"
+        );
+    }
+}
