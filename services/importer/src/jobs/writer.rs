@@ -1,0 +1,248 @@
+//! Committing one chunk: its new contacts, their identities, its rejects, the
+//! job's counters and the `importer.contacts.imported.v1` batch, in one
+//! transaction, so a crash loses or repeats nothing.
+//!
+//! The owner's chunks are serialised by a transaction-level advisory lock on the
+//! owner, so two imports of the same person cannot both add a contact.
+
+use std::collections::HashSet;
+
+use six_events::{
+    Envelope,
+    importer::{ContactsImported, ImportedContact},
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::pipeline::Chunk;
+
+/// What committing a chunk found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    /// Committed.
+    Committed,
+    /// The owner asked the job to stop; nothing of the chunk was written.
+    CancelRequested,
+}
+
+/// Writes `chunk` of job `import_id` (owned by `owner_id`) within `transaction`
+/// (committed by the caller).
+pub async fn write_chunk(
+    transaction: &mut PgConnection,
+    import_id: Uuid,
+    owner_id: Uuid,
+    chunk: Chunk,
+) -> Result<ChunkOutcome, WriteError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(owner_id)
+        .execute(&mut *transaction)
+        .await?;
+    let (cancel_requested, batch_seq): (bool, i32) = sqlx::query_as(
+        "SELECT cancel_requested, batches_committed FROM import_jobs WHERE import_id = $1 FOR UPDATE",
+    )
+    .bind(import_id)
+    .fetch_one(&mut *transaction)
+    .await?;
+    if cancel_requested {
+        return Ok(ChunkOutcome::CancelRequested);
+    }
+
+    let identities: Vec<Vec<String>> = chunk
+        .contacts
+        .iter()
+        .map(|contact| contact.identities())
+        .collect();
+    let all: Vec<&str> = identities.iter().flatten().map(String::as_str).collect();
+    let mut taken: HashSet<String> = sqlx::query_scalar(
+        "SELECT identity FROM contact_identities WHERE owner_id = $1 AND identity = ANY($2)",
+    )
+    .bind(owner_id)
+    .bind(&all)
+    .fetch_all(&mut *transaction)
+    .await?
+    .into_iter()
+    .collect();
+
+    let mut accepted = Vec::new();
+    let mut new_identities = NewIdentities::default();
+    let mut duplicates: i64 = 0;
+    for (contact, identities) in chunk.contacts.into_iter().zip(identities) {
+        if identities.iter().any(|identity| taken.contains(identity)) {
+            duplicates += 1;
+            continue;
+        }
+        let contact_id = Uuid::now_v7();
+        for identity in identities {
+            new_identities.contact_ids.push(contact_id);
+            taken.insert(identity.clone());
+            new_identities.identities.push(identity);
+        }
+        accepted.push(ImportedContact {
+            contact_id,
+            full_name: contact.full_name,
+            first_name: contact.first_name,
+            last_name: contact.last_name,
+            emails: contact.emails,
+            phones: contact.phones,
+            company: contact.company,
+            title: contact.title,
+            location: contact.location,
+            profile_url: contact.profile_url,
+            connected_on: contact.connected_on,
+        });
+    }
+
+    insert_contacts(transaction, import_id, owner_id, &accepted).await?;
+    sqlx::query(
+        "INSERT INTO contact_identities (owner_id, identity, contact_id) \
+         SELECT $1, identity, contact_id FROM unnest($2::text[], $3::uuid[]) AS i (identity, contact_id)",
+    )
+    .bind(owner_id)
+    .bind(&new_identities.identities)
+    .bind(&new_identities.contact_ids)
+    .execute(&mut *transaction)
+    .await?;
+    insert_rejects(transaction, import_id, &chunk.rejects).await?;
+
+    let has_batch = !accepted.is_empty();
+    sqlx::query(
+        "UPDATE import_jobs SET rows_read = rows_read + $2, contacts_accepted = contacts_accepted + $3, \
+             rows_rejected = rows_rejected + $4, duplicates = duplicates + $5, \
+             batches_committed = batches_committed + $6 \
+         WHERE import_id = $1",
+    )
+    .bind(import_id)
+    .bind(chunk.rows as i64)
+    .bind(accepted.len() as i64)
+    .bind(chunk.rejects.len() as i64)
+    .bind(duplicates)
+    .bind(i32::from(has_batch))
+    .execute(&mut *transaction)
+    .await?;
+    if has_batch {
+        six_bus::publish(
+            transaction,
+            Envelope::new(ContactsImported {
+                import_id,
+                owner_id,
+                batch_seq: u32::try_from(batch_seq).unwrap_or_default(),
+                contacts: accepted,
+            }),
+        )
+        .await?;
+    }
+    Ok(ChunkOutcome::Committed)
+}
+
+#[derive(Default)]
+struct NewIdentities {
+    identities: Vec<String>,
+    contact_ids: Vec<Uuid>,
+}
+
+async fn insert_contacts(
+    transaction: &mut PgConnection,
+    import_id: Uuid,
+    owner_id: Uuid,
+    contacts: &[ImportedContact],
+) -> Result<(), sqlx::Error> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let column = |get: fn(&ImportedContact) -> Option<String>| -> Vec<Option<String>> {
+        contacts.iter().map(get).collect()
+    };
+    // Arrays of arrays do not unnest row by row: each contact's e-mails and phones
+    // travel as one JSON array each.
+    let json_list = |get: fn(&ImportedContact) -> &Vec<String>| -> Vec<String> {
+        contacts
+            .iter()
+            .map(|contact| serde_json::to_string(get(contact)).unwrap_or_else(|_| "[]".to_owned()))
+            .collect()
+    };
+    sqlx::query(
+        "INSERT INTO contacts (contact_id, owner_id, import_id, full_name, first_name, last_name, \
+             emails, phones, company, title, location, profile_url, connected_on) \
+         SELECT c.contact_id, $1, $2, c.full_name, c.first_name, c.last_name, \
+             ARRAY(SELECT jsonb_array_elements_text(c.emails::jsonb)), \
+             ARRAY(SELECT jsonb_array_elements_text(c.phones::jsonb)), \
+             c.company, c.title, c.location, c.profile_url, c.connected_on \
+         FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+                     $9::text[], $10::text[], $11::text[], $12::text[], $13::date[]) \
+              AS c (contact_id, full_name, first_name, last_name, emails, phones, company, title, \
+                    location, profile_url, connected_on)",
+    )
+    .bind(owner_id)
+    .bind(import_id)
+    .bind(contacts.iter().map(|c| c.contact_id).collect::<Vec<_>>())
+    .bind(
+        contacts
+            .iter()
+            .map(|c| c.full_name.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|c| c.first_name.clone()))
+    .bind(column(|c| c.last_name.clone()))
+    .bind(json_list(|c| &c.emails))
+    .bind(json_list(|c| &c.phones))
+    .bind(column(|c| c.company.clone()))
+    .bind(column(|c| c.title.clone()))
+    .bind(column(|c| c.location.clone()))
+    .bind(column(|c| c.profile_url.clone()))
+    .bind(contacts.iter().map(|c| c.connected_on).collect::<Vec<_>>())
+    .execute(transaction)
+    .await?;
+    Ok(())
+}
+
+async fn insert_rejects(
+    transaction: &mut PgConnection,
+    import_id: Uuid,
+    rejects: &[super::pipeline::Reject],
+) -> Result<(), sqlx::Error> {
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    let mut columns = Vec::new();
+    let mut codes = Vec::new();
+    let mut reasons = Vec::new();
+    let mut rows = Vec::new();
+    for reject in rejects {
+        for (index, problem) in reject.problems.iter().enumerate() {
+            lines.push(reject.line as i64);
+            problems.push(index as i32);
+            columns.push(problem.column.clone());
+            codes.push(problem.code);
+            reasons.push(problem.reason.clone());
+            rows.push(reject.source_row.clone());
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO import_rejects (import_id, line, problem, column_name, code, reason, source_row) \
+         SELECT $1, r.* FROM unnest($2::int8[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+              AS r (line, problem, column_name, code, reason, source_row)",
+    )
+    .bind(import_id)
+    .bind(&lines)
+    .bind(&problems)
+    .bind(&columns)
+    .bind(&codes)
+    .bind(&reasons)
+    .bind(&rows)
+    .execute(transaction)
+    .await?;
+    Ok(())
+}
+
+/// Why a chunk could not be committed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The batch event could not be written to the outbox.
+    #[error("outbox: {0}")]
+    Outbox(#[from] six_bus::BusError),
+}

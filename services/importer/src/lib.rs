@@ -1,0 +1,72 @@
+//! The importer service: contact exports in, contacts out, as import jobs.
+
+mod consumers;
+pub mod formats;
+pub mod ingest;
+pub mod jobs;
+pub mod normalise;
+pub mod records;
+mod routes;
+pub mod rows;
+mod settings;
+
+use std::sync::{Arc, LazyLock};
+
+use six_kit::{
+    Parts, Resources, Service,
+    auth::TokenVerifier,
+    config::{ConfigError, Env},
+    service::BuildError,
+};
+use sqlx::migrate::Migrator;
+
+pub use settings::Settings;
+
+/// The service's own migrations (the outbox and inbox come from `six-bus`).
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| sqlx::migrate!("./migrations"));
+
+/// The importer service.
+pub struct App;
+
+impl Service for App {
+    const NAME: &'static str = "importer";
+    type Settings = Settings;
+    type Handler = consumers::Erasure;
+
+    fn settings(env: &Env) -> Result<Self::Settings, ConfigError> {
+        Settings::from_env(env)
+    }
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    async fn build(
+        resources: Resources,
+        settings: Settings,
+    ) -> Result<Parts<Self::Handler>, BuildError> {
+        let settings = Arc::new(settings);
+        std::fs::create_dir_all(&settings.spool_dir).map_err(|error| {
+            format!(
+                "cannot create the spool directory {} (IMPORTER_SPOOL_DIR): {error}",
+                settings.spool_dir.display()
+            )
+        })?;
+        let verifier = TokenVerifier::start(settings.auth.clone()).await?;
+        let wake = jobs::runner::start(
+            resources.pool.clone(),
+            Arc::clone(&settings),
+            resources.stop.clone(),
+        );
+        let routes = routes::imports::router(routes::imports::ImportsState {
+            pool: resources.pool,
+            settings,
+            wake,
+            verifier,
+        });
+        Ok(Parts {
+            routes,
+            handler: Some(consumers::Erasure),
+        })
+    }
+}

@@ -1,0 +1,414 @@
+//! Import jobs over HTTP: upload, status, list, cancel, rejects report. Every
+//! route takes the owner from the access token; another user's job is 404.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{FromRef, Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use six_kit::{
+    auth::{CurrentUser, TokenVerifier},
+    http::{FieldError, Json, Problem},
+};
+use sqlx::PgPool;
+use tokio::{io::AsyncWriteExt, sync::Notify};
+use uuid::Uuid;
+
+use crate::{
+    formats::Field,
+    jobs::{
+        runner::parse_format,
+        store::{self, Job, NewJob},
+    },
+    normalise::phone::Region,
+    settings::Settings,
+};
+
+/// Jobs per page of the list, unless the client asks for fewer.
+const DEFAULT_PAGE: i64 = 20;
+/// Most jobs per page.
+const MAX_PAGE: i64 = 100;
+
+/// What the import routes share.
+#[derive(Clone)]
+pub struct ImportsState {
+    /// The `importer` database.
+    pub pool: PgPool,
+    /// The service's settings.
+    pub settings: Arc<Settings>,
+    /// Wakes the runners when a job is queued.
+    pub wake: Arc<Notify>,
+    /// Verifies access tokens.
+    pub verifier: TokenVerifier,
+}
+
+impl FromRef<ImportsState> for TokenVerifier {
+    fn from_ref(state: &ImportsState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+/// The import routes.
+pub fn router(state: ImportsState) -> Router {
+    Router::new()
+        .route("/v1/imports", post(upload).get(list))
+        .route("/v1/imports/{import_id}", get(status))
+        .route("/v1/imports/{import_id}/cancel", post(cancel))
+        .route("/v1/imports/{import_id}/rejects.csv", get(rejects))
+        .with_state(state)
+}
+
+/// Options of an upload, in the query string.
+#[derive(Debug, Deserialize)]
+struct UploadOptions {
+    /// `linkedin`, `google`, `outlook`, or absent to detect.
+    format: Option<String>,
+    /// Country of phone numbers without a country code (ISO 3166 alpha-2).
+    region: Option<String>,
+    /// Generic CSV: a JSON object, column name → field.
+    mapping: Option<String>,
+    /// The file's name, for the job.
+    file_name: Option<String>,
+}
+
+/// Checks the options before any byte of the body is read.
+fn check_options(options: &UploadOptions) -> Result<Option<serde_json::Value>, Problem> {
+    let mut errors = Vec::new();
+    if let Some(format) = &options.format
+        && !matches!(parse_format(format), Some(format) if format != six_events::importer::ImportFormat::Generic)
+    {
+        errors.push(field_error(
+            "format",
+            "invalid_format",
+            "must be linkedin, google or outlook (or absent to detect it; give a mapping for any other CSV)",
+        ));
+    }
+    if let Some(region) = &options.region
+        && let Err(invalid) = Region::parse(region)
+    {
+        errors.push(field_error("region", invalid.code(), &invalid.to_string()));
+    }
+    let mapping = match &options.mapping {
+        None => None,
+        Some(raw) => match serde_json::from_str::<HashMap<String, Field>>(raw) {
+            Ok(mapping) if mapping.is_empty() => {
+                errors.push(field_error("mapping", "invalid_mapping", "maps no column"));
+                None
+            }
+            Ok(_) => serde_json::from_str::<serde_json::Value>(raw).ok(),
+            Err(error) => {
+                errors.push(field_error(
+                    "mapping",
+                    "invalid_mapping",
+                    &format!("must be a JSON object of column name to field: {error}"),
+                ));
+                None
+            }
+        },
+    };
+    if options.format.is_some() && options.mapping.is_some() {
+        errors.push(field_error(
+            "mapping",
+            "invalid_mapping",
+            "give a format or a mapping, not both",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(mapping)
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+fn field_error(field: &str, code: &str, message: &str) -> FieldError {
+    FieldError {
+        field: field.to_owned(),
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// `POST /v1/imports`: the file is the raw body (`text/csv`, `application/gzip`,
+/// `application/zip`...). It is stored on the spool volume as it arrives, never
+/// held in memory; once it is whole, the job is queued and described (202).
+#[tracing::instrument(skip_all, fields(owner_id = %user.user_id))]
+async fn upload(
+    State(state): State<ImportsState>,
+    user: CurrentUser,
+    Query(options): Query<UploadOptions>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let mapping = check_options(&options)?;
+    let import_id = Uuid::now_v7();
+    let path = spool_path(&state.settings, import_id);
+    let bytes = match receive(body, &path, state.settings.source_limits.max_upload_bytes).await {
+        Ok(bytes) => bytes,
+        Err(problem) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(problem);
+        }
+    };
+    let job = store::create(
+        &state.pool,
+        NewJob {
+            import_id,
+            owner_id: user.user_id,
+            requested_format: options.format.as_deref(),
+            column_mapping: mapping,
+            default_region: options.region.as_deref(),
+            file_name: options.file_name.as_deref(),
+            spool_file: &path.display().to_string(),
+            bytes,
+        },
+    )
+    .await
+    .map_err(Problem::internal)?;
+    state.wake.notify_one();
+    tracing::info!(%import_id, bytes, "upload received; job queued");
+    let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/imports/{import_id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn spool_path(settings: &Settings, import_id: Uuid) -> PathBuf {
+    settings.spool_dir.join(format!("{import_id}.upload"))
+}
+
+/// Streams `body` into `path`; 413 past `limit` bytes, 422 when empty.
+async fn receive(body: Body, path: &std::path::Path, limit: u64) -> Result<u64, Problem> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(Problem::internal)?;
+    }
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(Problem::internal)?;
+    let mut stream = body.into_data_stream();
+    let mut received: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|error| Problem::malformed(format!("the upload broke off: {error}")))?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(Problem::payload_too_large(
+                usize::try_from(limit).unwrap_or(usize::MAX),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(Problem::internal)?;
+    }
+    file.sync_all().await.map_err(Problem::internal)?;
+    if received == 0 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_file",
+            "The file is empty",
+        ));
+    }
+    Ok(received)
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    before: Option<Uuid>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct JobList {
+    imports: Vec<Job>,
+    /// Pass as `before` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<Uuid>,
+}
+
+/// `GET /v1/imports`: my jobs, newest first.
+async fn list(
+    State(state): State<ImportsState>,
+    user: CurrentUser,
+    Query(page): Query<Page>,
+) -> Result<Json<JobList>, Problem> {
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::validation(vec![field_error(
+            "limit",
+            "invalid_limit",
+            &format!("must be between 1 and {MAX_PAGE}"),
+        )]));
+    }
+    let imports = store::list(&state.pool, user.user_id, page.before, limit)
+        .await
+        .map_err(Problem::internal)?;
+    let next = (imports.len() as i64 == limit)
+        .then(|| imports.last().map(|job| job.import_id))
+        .flatten();
+    Ok(Json(JobList { imports, next }))
+}
+
+fn import_id(raw: &str) -> Result<Uuid, Problem> {
+    // Not a UUID cannot be anyone's job.
+    Uuid::parse_str(raw).map_err(|_| Problem::not_found())
+}
+
+/// `GET /v1/imports/{id}`: where the job stands.
+async fn status(
+    State(state): State<ImportsState>,
+    user: CurrentUser,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Job>, Problem> {
+    store::get(&state.pool, user.user_id, import_id(&raw_id)?)
+        .await
+        .map_err(Problem::internal)?
+        .map(Json)
+        .ok_or_else(Problem::not_found)
+}
+
+/// `POST /v1/imports/{id}/cancel`: stops a queued job at once and a running one
+/// at its next chunk; its committed contacts stay.
+async fn cancel(
+    State(state): State<ImportsState>,
+    user: CurrentUser,
+    Path(raw_id): Path<String>,
+) -> Result<(StatusCode, Json<Job>), Problem> {
+    store::request_cancel(&state.pool, user.user_id, import_id(&raw_id)?)
+        .await
+        .map_err(Problem::internal)?
+        .map(|job| (StatusCode::ACCEPTED, Json(job)))
+        .ok_or_else(Problem::not_found)
+}
+
+/// `GET /v1/imports/{id}/rejects.csv`: every refused row with its line, column,
+/// code and reason, streamed. Cells that a spreadsheet would run as a formula are
+/// neutralised (see [`neutralise`]).
+async fn rejects(
+    State(state): State<ImportsState>,
+    user: CurrentUser,
+    Path(raw_id): Path<String>,
+) -> Result<Response, Problem> {
+    let import_id = import_id(&raw_id)?;
+    if store::get(&state.pool, user.user_id, import_id)
+        .await
+        .map_err(Problem::internal)?
+        .is_none()
+    {
+        return Err(Problem::not_found());
+    }
+    let header_line = "line,column,code,reason,row\r\n".to_owned();
+    // Pages of REJECTS_PAGE problems by (line, problem), so memory holds one page.
+    let pages = futures_util::stream::unfold(
+        (state.pool.clone(), Some((-1_i64, -1_i32))),
+        move |(pool, after)| async move {
+            let (line, problem) = after?;
+            let page = sqlx::query_as::<_, RejectRow>(
+                "SELECT line, problem, column_name, code, reason, source_row FROM import_rejects \
+                 WHERE import_id = $1 AND (line, problem) > ($2, $3) \
+                 ORDER BY line, problem LIMIT $4",
+            )
+            .bind(import_id)
+            .bind(line)
+            .bind(problem)
+            .bind(REJECTS_PAGE)
+            .fetch_all(&pool)
+            .await;
+            match page {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let last = rows.last().map(|row| (row.line, row.problem));
+                    let text: String = rows.into_iter().map(RejectRow::into_csv_line).collect();
+                    Some((Ok::<_, sqlx::Error>(text), (pool, last)))
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reading the rejects failed mid-report");
+                    Some((Err(error), (pool, None)))
+                }
+            }
+        },
+    );
+    let lines = futures_util::stream::once(async { Ok(header_line) }).chain(pages);
+    let body = Body::from_stream(lines);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"import-{import_id}-rejects.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Problems per page of the rejects report.
+const REJECTS_PAGE: i64 = 1_000;
+
+#[derive(sqlx::FromRow)]
+struct RejectRow {
+    line: i64,
+    problem: i32,
+    column_name: Option<String>,
+    code: String,
+    reason: String,
+    source_row: String,
+}
+
+impl RejectRow {
+    fn into_csv_line(self) -> String {
+        let cells = [
+            self.line.to_string(),
+            self.column_name.unwrap_or_default(),
+            self.code,
+            self.reason,
+            self.source_row,
+        ];
+        let mut line = cells
+            .iter()
+            .map(|cell| csv_cell(&neutralise(cell)))
+            .collect::<Vec<_>>()
+            .join(",");
+        line.push_str("\r\n");
+        line
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`,
+/// tab or carriage return) gets a leading `'`, so it shows as text (OWASP, CSV
+/// injection).
+pub fn neutralise(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+fn csv_cell(cell: &str) -> String {
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_kept() {
+        for formula in ["=1+1", "+44 20", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralise(formula), format!("'{formula}"));
+        }
+        assert_eq!(neutralise("Ada"), "Ada");
+        assert_eq!(neutralise(""), "");
+    }
+}
