@@ -58,12 +58,13 @@ impl Service for App {
             Arc::clone(&settings),
             resources.stop.clone(),
         );
-        let routes = routes::imports::router(routes::imports::ImportsState {
+        let state = routes::AppState {
             pool: resources.pool,
             settings,
             wake,
             verifier,
-        });
+        };
+        let routes = routes::imports::router(state.clone()).merge(routes::contacts::router(state));
         Ok(Parts {
             routes,
             handler: Some(consumers::Erasure),

@@ -12,7 +12,9 @@ use schemars::Schema;
 use crate::api::ProfileUpdated;
 use crate::auth::{UserDeleted, UserRegistered};
 use crate::graph::ContactJoined;
-use crate::importer::{ContactsImported, ImportCompleted, ImportFailed, ImportStarted};
+use crate::importer::{
+    ContactDeleted, ContactsImported, ImportCompleted, ImportFailed, ImportStarted,
+};
 use crate::{DecodeError, Envelope, EventData, EventMeta, RawEnvelope, envelope_schema};
 
 macro_rules! catalog {
@@ -86,6 +88,8 @@ catalog! {
     ImportCompleted(ImportCompleted),
     /// `importer.import.failed.v1`
     ImportFailed(ImportFailed),
+    /// `importer.contact.deleted.v1`
+    ContactDeleted(ContactDeleted),
     /// `graph.contact.joined.v1`
     ContactJoined(ContactJoined),
 }

@@ -174,3 +174,27 @@ impl EventData for ImportFailed {
         Some(self.import_id.to_string())
     }
 }
+
+/// The owner deleted one of their contacts. Consumers (graph, search) remove it.
+/// The subject is the import that brought the contact in, so this event is
+/// published after that import's batches, never before the batch that created it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactDeleted {
+    /// The import that brought the contact in; the subject of the event.
+    pub import_id: Uuid,
+    /// The owner of the contact.
+    pub owner_id: Uuid,
+    /// The deleted contact, as in its `importer.contacts.imported.v1` batch.
+    pub contact_id: Uuid,
+    /// When it was deleted.
+    pub deleted_at: DateTime<Utc>,
+}
+
+impl EventData for ContactDeleted {
+    const TYPE: &'static str = "importer.contact.deleted.v1";
+    const SOURCE: &'static str = SOURCE;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.import_id.to_string())
+    }
+}

@@ -203,6 +203,22 @@ fn import_failed_fixture_keeps_decoding() {
 }
 
 #[test]
+fn contact_deleted_fixture_keeps_decoding() {
+    let DomainEvent::ContactDeleted(event) = decode_fixture("importer.contact.deleted.v1") else {
+        panic!("wrong variant");
+    };
+
+    assert_eq!(
+        event.meta().subject.as_deref(),
+        Some(event.data().import_id.to_string().as_str())
+    );
+    assert_eq!(
+        event.data().contact_id.to_string(),
+        "01a200fb-6a07-7c55-b1e2-0f4c2d9a8e71"
+    );
+}
+
+#[test]
 fn contact_joined_fixture_keeps_decoding() {
     let DomainEvent::ContactJoined(event) = decode_fixture("graph.contact.joined.v1") else {
         panic!("wrong variant");

@@ -1,12 +1,12 @@
 //! Import jobs over HTTP: upload, status, list, cancel, rejects report. Every
 //! route takes the owner from the access token; another user's job is 404.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{collections::HashMap, path::PathBuf};
 
 use axum::{
     Router,
     body::Body,
-    extract::{FromRef, Path, Query, State},
+    extract::{Path, Query, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -14,11 +14,10 @@ use axum::{
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use six_kit::{
-    auth::{CurrentUser, TokenVerifier},
+    auth::CurrentUser,
     http::{FieldError, Json, Problem},
 };
-use sqlx::PgPool;
-use tokio::{io::AsyncWriteExt, sync::Notify};
+use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::{
@@ -28,6 +27,7 @@ use crate::{
         store::{self, Job, NewJob},
     },
     normalise::phone::Region,
+    routes::AppState,
     settings::Settings,
 };
 
@@ -36,27 +36,8 @@ const DEFAULT_PAGE: i64 = 20;
 /// Most jobs per page.
 const MAX_PAGE: i64 = 100;
 
-/// What the import routes share.
-#[derive(Clone)]
-pub struct ImportsState {
-    /// The `importer` database.
-    pub pool: PgPool,
-    /// The service's settings.
-    pub settings: Arc<Settings>,
-    /// Wakes the runners when a job is queued.
-    pub wake: Arc<Notify>,
-    /// Verifies access tokens.
-    pub verifier: TokenVerifier,
-}
-
-impl FromRef<ImportsState> for TokenVerifier {
-    fn from_ref(state: &ImportsState) -> Self {
-        state.verifier.clone()
-    }
-}
-
 /// The import routes.
-pub fn router(state: ImportsState) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/imports", post(upload).get(list))
         .route("/v1/imports/{import_id}", get(status))
@@ -140,7 +121,7 @@ fn field_error(field: &str, code: &str, message: &str) -> FieldError {
 /// held in memory; once it is whole, the job is queued and described (202).
 #[tracing::instrument(skip_all, fields(owner_id = %user.user_id))]
 async fn upload(
-    State(state): State<ImportsState>,
+    State(state): State<AppState>,
     user: CurrentUser,
     Query(options): Query<UploadOptions>,
     body: Body,
@@ -233,7 +214,7 @@ struct JobList {
 
 /// `GET /v1/imports`: my jobs, newest first.
 async fn list(
-    State(state): State<ImportsState>,
+    State(state): State<AppState>,
     user: CurrentUser,
     Query(page): Query<Page>,
 ) -> Result<Json<JobList>, Problem> {
@@ -261,7 +242,7 @@ fn import_id(raw: &str) -> Result<Uuid, Problem> {
 
 /// `GET /v1/imports/{id}`: where the job stands.
 async fn status(
-    State(state): State<ImportsState>,
+    State(state): State<AppState>,
     user: CurrentUser,
     Path(raw_id): Path<String>,
 ) -> Result<Json<Job>, Problem> {
@@ -275,7 +256,7 @@ async fn status(
 /// `POST /v1/imports/{id}/cancel`: stops a queued job at once and a running one
 /// at its next chunk; its committed contacts stay.
 async fn cancel(
-    State(state): State<ImportsState>,
+    State(state): State<AppState>,
     user: CurrentUser,
     Path(raw_id): Path<String>,
 ) -> Result<(StatusCode, Json<Job>), Problem> {
@@ -290,7 +271,7 @@ async fn cancel(
 /// code and reason, streamed. Cells that a spreadsheet would run as a formula are
 /// neutralised (see [`neutralise`]).
 async fn rejects(
-    State(state): State<ImportsState>,
+    State(state): State<AppState>,
     user: CurrentUser,
     Path(raw_id): Path<String>,
 ) -> Result<Response, Problem> {

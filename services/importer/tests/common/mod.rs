@@ -107,6 +107,16 @@ impl Importer {
             .expect("contacts are counted")
     }
 
+    /// Publishes `event` through the importer's own outbox: the relay sends it to
+    /// the exchange, and the importer's queue gets it as from another service.
+    pub async fn publish<T: six_events::EventData>(&self, event: six_events::Envelope<T>) {
+        let mut transaction = self.app.pool().begin().await.expect("a transaction");
+        six_bus::publish(&mut transaction, event)
+            .await
+            .expect("the event is written to the outbox");
+        transaction.commit().await.expect("the outbox row commits");
+    }
+
     /// Files left in the spool directory.
     pub fn spooled_files(&self) -> usize {
         std::fs::read_dir(self.spool.path())
