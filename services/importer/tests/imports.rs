@@ -229,3 +229,61 @@ async fn every_csv_of_a_zip_is_imported_and_the_rest_listed_as_skipped() {
     assert_eq!(no_csv["state"], "failed");
     assert_eq!(no_csv["failure_code"], "no_csv_in_archive");
 }
+
+#[tokio::test]
+async fn a_multipart_upload_of_several_megabytes_is_imported_with_its_file_name() {
+    let importer = Importer::start().await;
+    let owner = Uuid::now_v7();
+    // 30,000 distinct LinkedIn rows, ~3 MB: more than axum's default body limit.
+    let mut csv =
+        String::from("First Name,Last Name,URL,Email Address,Company,Position,Connected On\n");
+    for n in 0..30_000 {
+        csv.push_str(&format!(
+            "Ada,Lovelace {n},https://www.linkedin.com/in/ada-{n},,Analytical Engines,Engineer,21 Nov 2023\n"
+        ));
+    }
+    let form = reqwest::multipart::Form::new()
+        .text("note", "parts other than `file` are ignored")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("Connections.csv"),
+        );
+
+    let response = importer
+        .app
+        .client()
+        .post(importer.app.url("/v1/imports"))
+        .bearer_auth(importer.issuer.user_token(owner))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let job: Value = response.json().await.unwrap();
+    assert_eq!(job["file_name"], "Connections.csv");
+    let job = importer
+        .wait_for_end(owner, job["import_id"].as_str().unwrap())
+        .await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["contacts_accepted"], 30_000);
+}
+
+#[tokio::test]
+async fn a_multipart_upload_without_a_file_part_is_refused() {
+    let importer = Importer::start().await;
+    let form = reqwest::multipart::Form::new().text("document", "First Name\nAda\n");
+
+    let response = importer
+        .app
+        .client()
+        .post(importer.app.url("/v1/imports"))
+        .bearer_auth(importer.issuer.user_token(Uuid::now_v7()))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(importer.spooled_files(), 0);
+}

@@ -6,7 +6,7 @@ use std::{collections::HashMap, path::PathBuf};
 use axum::{
     Router,
     body::Body,
-    extract::{Path, Query, State},
+    extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -39,7 +39,12 @@ const MAX_PAGE: i64 = 100;
 /// The import routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/imports", post(upload).get(list))
+        // The upload is streamed to disk under its own limit
+        // (`IMPORTER_MAX_UPLOAD_BYTES`), not axum's default one for bodies.
+        .route(
+            "/v1/imports",
+            post(upload).layer(DefaultBodyLimit::disable()).get(list),
+        )
         .route("/v1/imports/{import_id}", get(status))
         .route("/v1/imports/{import_id}/cancel", post(cancel))
         .route("/v1/imports/{import_id}/rejects.csv", get(rejects))
@@ -124,18 +129,27 @@ async fn upload(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(options): Query<UploadOptions>,
-    body: Body,
+    request: Request,
 ) -> Result<Response, Problem> {
     let mapping = check_options(&options)?;
     let import_id = Uuid::now_v7();
     let path = spool_path(&state.settings, import_id);
-    let bytes = match receive(body, &path, state.settings.source_limits.max_upload_bytes).await {
-        Ok(bytes) => bytes,
+    let limit = state.settings.source_limits.max_upload_bytes;
+    let received = if is_multipart(&request) {
+        receive_multipart(request, &path, limit).await
+    } else {
+        receive(request.into_body().into_data_stream(), &path, limit)
+            .await
+            .map(|bytes| (bytes, None))
+    };
+    let (bytes, part_file_name) = match received {
+        Ok(received) => received,
         Err(problem) => {
             let _ = tokio::fs::remove_file(&path).await;
             return Err(problem);
         }
     };
+    let file_name = options.file_name.or(part_file_name);
     let job = store::create(
         &state.pool,
         NewJob {
@@ -144,7 +158,7 @@ async fn upload(
             requested_format: options.format.as_deref(),
             column_mapping: mapping,
             default_region: options.region.as_deref(),
-            file_name: options.file_name.as_deref(),
+            file_name: file_name.as_deref(),
             spool_file: &path.display().to_string(),
             bytes,
         },
@@ -164,8 +178,51 @@ fn spool_path(settings: &Settings, import_id: Uuid) -> PathBuf {
     settings.spool_dir.join(format!("{import_id}.upload"))
 }
 
+fn is_multipart(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"))
+}
+
+/// A `multipart/form-data` upload: the part named `file` is the file (other parts
+/// are ignored); returns its size and the file name the client gave it.
+async fn receive_multipart(
+    request: Request,
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<(u64, Option<String>), Problem> {
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|rejection| Problem::malformed(rejection.body_text()))?;
+    loop {
+        let field = multipart
+            .next_field()
+            .await
+            .map_err(|error| {
+                Problem::malformed(format!("the multipart body is malformed: {error}"))
+            })?
+            .ok_or_else(|| {
+                Problem::validation(vec![field_error(
+                    "file",
+                    "missing_file",
+                    "a multipart upload needs a part named `file` holding the export",
+                )])
+            })?;
+        if field.name() == Some("file") {
+            let file_name = field.file_name().map(str::to_owned);
+            return Ok((receive(field, path, limit).await?, file_name));
+        }
+    }
+}
+
 /// Streams `body` into `path`; 413 past `limit` bytes, 422 when empty.
-async fn receive(body: Body, path: &std::path::Path, limit: u64) -> Result<u64, Problem> {
+async fn receive<E: std::fmt::Display>(
+    mut body: impl futures_util::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<u64, Problem> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent)
             .await
@@ -174,9 +231,8 @@ async fn receive(body: Body, path: &std::path::Path, limit: u64) -> Result<u64, 
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(Problem::internal)?;
-    let mut stream = body.into_data_stream();
     let mut received: u64 = 0;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = body.next().await {
         let chunk =
             chunk.map_err(|error| Problem::malformed(format!("the upload broke off: {error}")))?;
         received += chunk.len() as u64;
