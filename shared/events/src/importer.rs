@@ -101,7 +101,8 @@ pub struct ImportedContact {
     pub first_name: Option<String>,
     /// The family name, when the file has it.
     pub last_name: Option<String>,
-    /// E-mail addresses, normalised (trimmed, lowercase domain), no duplicates.
+    /// E-mail addresses, normalised (trimmed, lowercase, IDN domains in punycode),
+    /// no duplicates.
     pub emails: Vec<String>,
     /// Phone numbers in E.164 form (`+447700900123`), no duplicates.
     pub phones: Vec<String>,
