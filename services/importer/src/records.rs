@@ -14,6 +14,9 @@ use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 /// Bytes read from the stream at a time.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
+/// Bytes the first read gathers at least: a UTF-8 byte order mark and one more.
+const FIRST_FILL_BYTES: usize = 4;
+
 /// One record, or why it could not be kept.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Record<'a> {
@@ -42,6 +45,8 @@ pub struct Records<R> {
     start: usize,
     end: usize,
     eof: bool,
+    /// Whether anything was read yet (the first fill is larger).
+    filled_once: bool,
     /// The cells of the current record, one after another, and where each ends.
     cell_bytes: Vec<u8>,
     cell_ends: Vec<usize>,
@@ -61,6 +66,7 @@ impl<R: Read> Records<R> {
             start: 0,
             end: 0,
             eof: false,
+            filled_once: false,
             cell_bytes: Vec::new(),
             cell_ends: Vec::new(),
             max_cell_bytes,
@@ -83,17 +89,23 @@ impl<R: Read> Records<R> {
             }
             let input = &self.buffer[self.start..self.end];
             let (result, consumed, written) = self.parser.read_field(input, &mut output);
-            self.line += count_newlines(&input[..consumed]);
-            if record_line.is_none() && (consumed > 0 || written > 0) {
-                // A record starts on the line of its first byte; leading newlines
-                // (empty lines) are skipped by the parser.
-                let leading = input[..consumed]
-                    .iter()
-                    .take_while(|byte| matches!(byte, b'\n' | b'\r'))
-                    .filter(|byte| **byte == b'\n')
-                    .count() as u64;
-                record_line = Some(self.line - count_newlines(&input[..consumed]) + leading);
+            if record_line.is_none() {
+                // A record starts on the line of its first byte that is not a line
+                // break: the parser skips empty lines, which may arrive in several
+                // reads.
+                let mut line = self.line;
+                for byte in &input[..consumed] {
+                    match byte {
+                        b'\n' => line += 1,
+                        b'\r' => {}
+                        _ => {
+                            record_line = Some(line);
+                            break;
+                        }
+                    }
+                }
             }
+            self.line += count_newlines(&input[..consumed]);
             self.start += consumed;
             if oversized.is_none() {
                 if self.cell_bytes.len() - cell_start + written > self.max_cell_bytes {
@@ -138,27 +150,40 @@ impl<R: Read> Records<R> {
         }
     }
 
+    /// The cells of the current record, each checked to be UTF-8 on its own (the
+    /// bytes of all of them together may be valid where one cell is not).
     fn cells(&self) -> io::Result<Vec<&str>> {
-        let text = std::str::from_utf8(&self.cell_bytes)
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
         let mut cells = Vec::with_capacity(self.cell_ends.len());
         let mut start = 0;
         for &end in &self.cell_ends {
-            cells.push(&text[start..end]);
+            let cell = std::str::from_utf8(&self.cell_bytes[start..end])
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+            cells.push(cell);
             start = end;
         }
         Ok(cells)
     }
 
+    /// Reads the next bytes. The first fill gathers at least
+    /// [`FIRST_FILL_BYTES`] (or the whole text, if shorter): csv-core strips a
+    /// leading byte order mark only when its first input holds all of it.
     fn fill(&mut self) -> io::Result<()> {
+        let wanted = if self.filled_once {
+            1
+        } else {
+            FIRST_FILL_BYTES
+        };
+        self.filled_once = true;
         self.start = 0;
-        self.end = loop {
-            match self.input.read(&mut self.buffer) {
-                Ok(read) => break read,
+        self.end = 0;
+        while self.end < wanted {
+            match self.input.read(&mut self.buffer[self.end..]) {
+                Ok(0) => break,
+                Ok(read) => self.end += read,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
-        };
+        }
         self.eof = self.end == 0;
         Ok(())
     }
@@ -204,6 +229,72 @@ mod tests {
         assert_eq!(read_all("a\n\n\nb\n", 100, 10), ["1: a", "4: b"]);
     }
 
+    /// Gives `bytes` in reads of the sizes of `sizes`, then one byte at a time.
+    struct InReads<'a> {
+        bytes: &'a [u8],
+        sizes: &'a [usize],
+    }
+
+    impl Read for InReads<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let (size, sizes) = self.sizes.split_first().unwrap_or((&1, &[]));
+            self.sizes = sizes;
+            let size = (*size).min(buffer.len()).min(self.bytes.len());
+            let (given, rest) = self.bytes.split_at(size);
+            buffer[..size].copy_from_slice(given);
+            self.bytes = rest;
+            Ok(size)
+        }
+    }
+
+    fn read_in(input: InReads<'_>) -> Vec<String> {
+        let mut records = Records::new(input, 100, 10);
+        let mut out = Vec::new();
+        while let Some(record) = records.next_record().unwrap() {
+            if let Record::Cells { line, cells } = record {
+                out.push(format!("{line}: {}", cells.join("|")));
+            }
+        }
+        out
+    }
+
+    // Found by tests/parser_fuzz.rs.
+    #[test]
+    fn a_blank_line_split_across_reads_still_counts() {
+        let one_byte_at_a_time = InReads {
+            bytes: b"a\r\n\r\nb",
+            sizes: &[],
+        };
+
+        assert_eq!(read_in(one_byte_at_a_time), ["1: a", "3: b"]);
+    }
+
+    // Found by tests/parser_fuzz.rs: csv-core strips a byte order mark only when
+    // its first input holds all of it, and a first input of only the mark left it
+    // with nothing, which it took for the end of the text.
+    #[test]
+    fn a_leading_bom_is_stripped_whatever_the_reads() {
+        for sizes in [&[][..], &[3, 100][..], &[100][..]] {
+            let input = InReads {
+                bytes: "\u{feff}a,b\n".as_bytes(),
+                sizes,
+            };
+
+            assert_eq!(read_in(input), ["1: a|b"], "reads of {sizes:?}");
+        }
+    }
+
+    // Found by tests/parser_fuzz.rs: the cells together are valid UTF-8 (C3 A9 is
+    // `é`), each alone is not.
+    #[test]
+    fn invalid_utf8_split_by_a_comma_is_an_error_not_a_panic() {
+        let mut records = Records::new(&b"\xC3,\xA9\n"[..], 4096, 200);
+
+        let error = records.next_record().expect_err("not UTF-8");
+
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
     #[test]
     fn an_oversized_cell_drops_only_its_record() {
         let long = "x".repeat(50_000);
@@ -228,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn a_line_of_hundreds_of_megabytes_streams_through_in_bounded_memory() {
+    fn a_line_of_many_megabytes_streams_through_in_bounded_memory() {
         /// One line of `remaining` bytes of `x`, generated as it is read.
         struct OneLongLine {
             remaining: u64,

@@ -89,6 +89,10 @@ pub enum ReadError {
         /// What is wrong.
         error: HeaderError,
     },
+    /// A record's bytes are not UTF-8 (ingest transcodes, so this means a bug
+    /// or a damaged spool file).
+    #[error("the text could not be read: {0}")]
+    Unreadable(String),
     /// More data rows than allowed.
     #[error("the file has more than {limit} data rows (IMPORTER_MAX_ROWS)")]
     TooManyRows {
@@ -106,6 +110,7 @@ impl ReadError {
         match self {
             Self::Source(error) => error.code().unwrap_or("unreadable_upload"),
             Self::Header { .. } => "no_usable_header",
+            Self::Unreadable(_) => "unreadable_text",
             Self::TooManyRows { .. } => "too_many_rows",
             Self::Stopped => "stopped",
         }
@@ -189,9 +194,9 @@ impl Reading<'_> {
             let record = match records.next_record() {
                 Ok(Some(record)) => record,
                 Ok(None) => return Ok(()),
-                // The source's reader failed: the upload broke or crossed a limit;
-                // for_each_csv reports the real cause.
-                Err(_) => return Err(Halted),
+                // When the source's reader failed (the upload broke or crossed a
+                // limit), for_each_csv reports that cause instead of this one.
+                Err(error) => return self.fail(ReadError::Unreadable(error.to_string())),
             };
             self.rows_seen += 1;
             if self.rows_seen > self.limits.max_rows {
@@ -239,7 +244,7 @@ impl Reading<'_> {
             let record = match records.next_record() {
                 Ok(Some(record)) => record,
                 Ok(None) => break,
-                Err(_) => return Err(Halted),
+                Err(error) => return self.fail(ReadError::Unreadable(error.to_string())),
             };
             let Record::Cells { cells, .. } = record else {
                 continue;
