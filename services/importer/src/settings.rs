@@ -65,7 +65,7 @@ impl Settings {
             max_rows: env.optional("IMPORTER_MAX_ROWS", 2_000_000)?,
             max_cell_bytes: env.optional("IMPORTER_MAX_CELL_BYTES", 4_096)?,
             max_columns: env.optional("IMPORTER_MAX_COLUMNS", 200)?,
-            chunk_rows: env.optional("IMPORTER_CHUNK_ROWS", 5_000)?,
+            chunk_rows: env.optional("IMPORTER_CHUNK_ROWS", 2_000)?,
             workers: env.optional("IMPORTER_WORKERS", 2)?,
             lease: env.millis("IMPORTER_JOB_LEASE_MS", Duration::from_secs(30))?,
         };

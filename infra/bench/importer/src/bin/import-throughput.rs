@@ -1,0 +1,225 @@
+//! The importer benchmark: a generated LinkedIn export through the importer service
+//! (upload, parse, normalise, persist, outbox) in rows/s with its peak memory,
+//! against `psql \copy` and pgloader loading the same rows into a plain table.
+//! Needs the local stack (`infra/local/stack up`) and pgloader. `--help` lists the
+//! settings.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use six_bench_importer::{
+    generate, importer_run,
+    importer_run::ImporterFigures,
+    plain, report,
+    settings::{self, Request, Settings},
+};
+use six_bench_support::cpu;
+use six_kit::testing::TestIssuer;
+use sqlx::{Connection, PgConnection};
+
+/// Quiet time after the checkpoint that starts each phase.
+const SETTLE: Duration = Duration::from_secs(2);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = match Settings::parse(&args, std::env::vars()) {
+        Ok(Request::Run(settings)) => settings,
+        Ok(Request::Help) => {
+            print!("{}", settings::usage());
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("import-throughput: {error}\n{}", settings::usage());
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("import-throughput: no async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("import-throughput: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Built first, so compiling it never overlaps a measurement.
+    let importer_binary = if settings.phases.importer {
+        Some(six_bench_importer::service::binary(settings.importer_binary.as_deref()).await?)
+    } else {
+        None
+    };
+    let psql = plain::psql(settings.psql.as_deref());
+    let work = tempfile::Builder::new()
+        .prefix("six-bench-importer-")
+        .tempdir_in(&settings.work_dir)
+        .with_context(|| format!("create a directory in {}", settings.work_dir.display()))?;
+
+    let mut admin = PgConnection::connect(&six_testkit::database_admin_url())
+        .await
+        .context("connect to PostgreSQL (is the local stack up? infra/local/stack up)")?;
+    let quiet = cpu::Snapshot::take();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    report::header(&report::Context {
+        settings: &settings,
+        importer_binary: importer_binary
+            .as_deref()
+            .map_or_else(|| "not run".to_owned(), describe_binary),
+        postgres: postgres_description(&mut admin).await?,
+        psql: if settings.phases.copy {
+            format!("{} ({})", plain::version(&psql).await, psql.display())
+        } else {
+            "not run".to_owned()
+        },
+        pgloader: if settings.phases.pgloader {
+            plain::pgloader_version(&settings.pgloader, work.path()).await
+        } else {
+            "not run".to_owned()
+        },
+        before: quiet.usage_since(),
+    });
+
+    // The files, untimed: every size the importer loads, and the main one without
+    // its notes lines for copy and pgloader.
+    let mut files: Vec<(u64, PathBuf)> = Vec::new();
+    let mut plain_file = None;
+    for rows in settings.file_sizes() {
+        let path = work.path().join(format!("Connections-{rows}.csv"));
+        let writing = Instant::now();
+        let written = {
+            let target = path.clone();
+            let seed = settings.seed;
+            tokio::task::spawn_blocking(move || generate::write_connections(&target, rows, seed))
+                .await?
+                .with_context(|| format!("write {}", path.display()))?
+        };
+        let took = writing.elapsed();
+        let plain_bytes =
+            if rows == settings.rows && (settings.phases.copy || settings.phases.pgloader) {
+                let target = work.path().join(format!("plain-{rows}.csv"));
+                let bytes = generate::without_preamble(&path, &target)
+                    .with_context(|| format!("write {}", target.display()))?;
+                plain_file = Some(target);
+                Some(bytes)
+            } else {
+                None
+            };
+        report::generated(&written, took, plain_bytes);
+        files.push((rows, path));
+    }
+    println!();
+
+    let mut importer_runs: Vec<ImporterFigures> = Vec::new();
+    if let Some(binary) = &importer_binary {
+        let issuer = TestIssuer::start().await;
+        for run in settings.importer_runs() {
+            let file = file_of(&files, run.rows)?;
+            settle(&mut admin).await?;
+            let figures = importer_run::run(binary, run, file, &issuer, work.path())
+                .await
+                .with_context(|| {
+                    format!(
+                        "importer run with {} rows, chunk {}",
+                        run.rows,
+                        report::chunk_label(run.chunk_rows)
+                    )
+                })?;
+            report::importer(&figures);
+            importer_runs.push(figures);
+        }
+    }
+
+    let copy = match (&plain_file, settings.phases.copy) {
+        (Some(file), true) => {
+            settle(&mut admin).await?;
+            let figures = plain::copy(&psql, file).await.context("psql \\copy")?;
+            report::plain(&figures, settings.rows);
+            Some(figures)
+        }
+        _ => None,
+    };
+    let pgloader = match (&plain_file, settings.phases.pgloader) {
+        (Some(file), true) => {
+            settle(&mut admin).await?;
+            let figures = plain::pgloader(&settings.pgloader, file, work.path())
+                .await
+                .context("pgloader")?;
+            report::plain(&figures, settings.rows);
+            Some(figures)
+        }
+        _ => None,
+    };
+
+    let main_size: Vec<&ImporterFigures> = importer_runs
+        .iter()
+        .filter(|figures| figures.run.rows == settings.rows)
+        .collect();
+    report::sweep(&main_size);
+    let main = importer_runs.first();
+    let same_chunk: Vec<&ImporterFigures> = importer_runs
+        .iter()
+        .filter(|figures| main.is_some_and(|main| main.run.chunk_rows == figures.run.chunk_rows))
+        .collect();
+    report::by_size(&same_chunk);
+    report::summary(main, &same_chunk, copy.as_ref(), pgloader.as_ref());
+    let _ = admin.close().await;
+    Ok(())
+}
+
+fn file_of(files: &[(u64, PathBuf)], rows: u64) -> anyhow::Result<&Path> {
+    files
+        .iter()
+        .find(|(size, _)| *size == rows)
+        .map(|(_, path)| path.as_path())
+        .with_context(|| format!("no file of {rows} rows was generated"))
+}
+
+/// A checkpoint, so that no phase pays for the previous one's dirty pages, then
+/// a moment of quiet.
+async fn settle(admin: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query("CHECKPOINT")
+        .execute(&mut *admin)
+        .await
+        .context("CHECKPOINT")?;
+    tokio::time::sleep(SETTLE).await;
+    Ok(())
+}
+
+/// The server's version and the settings that decide how much a commit costs.
+async fn postgres_description(admin: &mut PgConnection) -> anyhow::Result<String> {
+    let mut parts = Vec::new();
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&mut *admin)
+        .await
+        .context("read the server's version")?;
+    parts.push(format!("PostgreSQL {version}"));
+    for setting in [
+        "synchronous_commit",
+        "fsync",
+        "shared_buffers",
+        "max_wal_size",
+    ] {
+        let value: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SHOW {setting}")))
+            .fetch_one(&mut *admin)
+            .await
+            .with_context(|| format!("SHOW {setting}"))?;
+        parts.push(format!("{setting} {value}"));
+    }
+    Ok(parts.join(", "))
+}
+
+fn describe_binary(path: &Path) -> String {
+    let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+    format!("{} ({})", path.display(), report::megabytes(size))
+}
