@@ -189,6 +189,16 @@ impl<R: Read> Records<R> {
     }
 }
 
+/// One cell as written to a CSV file: quoted, with its quotes doubled, when it
+/// holds a comma, a quote or a line break.
+pub fn csv_cell(cell: &str) -> String {
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_owned()
+    }
+}
+
 fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|byte| **byte == b'\n').count() as u64
 }

@@ -17,7 +17,7 @@ use six_events::importer::ImportFormat;
 use crate::{
     formats::{self, ColumnMap, HeaderError, MAX_PREAMBLE_RECORDS, Requested},
     ingest::{SourceError, SourceLimits, for_each_csv},
-    records::{Record, Records},
+    records::{Record, Records, csv_cell},
     rows::{self, ContactFields, RowProblem, RowRules},
 };
 
@@ -276,13 +276,7 @@ impl Reading<'_> {
 fn csv_line(cells: &[&str]) -> String {
     cells
         .iter()
-        .map(|cell| {
-            if cell.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", cell.replace('"', "\"\""))
-            } else {
-                (*cell).to_owned()
-            }
-        })
+        .map(|cell| csv_cell(cell))
         .collect::<Vec<_>>()
         .join(",")
 }

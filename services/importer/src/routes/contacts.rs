@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use six_events::{Envelope, importer::ContactDeleted};
 use six_kit::{
     auth::CurrentUser,
-    http::{FieldError, Json, Problem},
+    http::{Json, Problem},
 };
 use uuid::Uuid;
 
-use super::AppState;
+use super::{AppState, page_limit, path_id};
 
 /// Contacts per page unless the client asks for fewer.
 const DEFAULT_PAGE: i64 = 50;
@@ -80,14 +80,7 @@ async fn list(
     user: CurrentUser,
     Query(page): Query<Page>,
 ) -> Result<Json<ContactList>, Problem> {
-    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::validation(vec![FieldError {
-            field: "limit".to_owned(),
-            code: "invalid_limit".to_owned(),
-            message: format!("must be between 1 and {MAX_PAGE}"),
-        }]));
-    }
+    let limit = page_limit(page.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let contacts = sqlx::query_as::<_, Contact>(concat!(
         "SELECT ",
         contact_columns!(),
@@ -106,10 +99,6 @@ async fn list(
     Ok(Json(ContactList { contacts, next }))
 }
 
-fn contact_id(raw: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(raw).map_err(|_| Problem::not_found())
-}
-
 /// `GET /v1/contacts/{id}`.
 async fn one(
     State(state): State<AppState>,
@@ -121,7 +110,7 @@ async fn one(
         contact_columns!(),
         " FROM contacts WHERE contact_id = $1 AND owner_id = $2"
     ))
-    .bind(contact_id(&raw_id)?)
+    .bind(path_id(&raw_id)?)
     .bind(user.user_id)
     .fetch_optional(&state.pool)
     .await
@@ -138,7 +127,7 @@ async fn delete(
     user: CurrentUser,
     Path(raw_id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let contact_id = contact_id(&raw_id)?;
+    let contact_id = path_id(&raw_id)?;
     let mut transaction = state.pool.begin().await.map_err(Problem::internal)?;
     let deleted: Option<Uuid> = sqlx::query_scalar(
         "DELETE FROM contacts WHERE contact_id = $1 AND owner_id = $2 RETURNING import_id",

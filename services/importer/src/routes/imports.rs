@@ -27,7 +27,8 @@ use crate::{
         store::{self, Job, NewJob},
     },
     normalise::phone::Region,
-    routes::AppState,
+    records::csv_cell,
+    routes::{AppState, page_limit, path_id},
     settings::Settings,
 };
 
@@ -274,14 +275,7 @@ async fn list(
     user: CurrentUser,
     Query(page): Query<Page>,
 ) -> Result<Json<JobList>, Problem> {
-    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::validation(vec![field_error(
-            "limit",
-            "invalid_limit",
-            &format!("must be between 1 and {MAX_PAGE}"),
-        )]));
-    }
+    let limit = page_limit(page.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let imports = store::list(&state.pool, user.user_id, page.before, limit)
         .await
         .map_err(Problem::internal)?;
@@ -291,18 +285,13 @@ async fn list(
     Ok(Json(JobList { imports, next }))
 }
 
-fn import_id(raw: &str) -> Result<Uuid, Problem> {
-    // Not a UUID cannot be anyone's job.
-    Uuid::parse_str(raw).map_err(|_| Problem::not_found())
-}
-
 /// `GET /v1/imports/{id}`: where the job stands.
 async fn status(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(raw_id): Path<String>,
 ) -> Result<Json<Job>, Problem> {
-    store::get(&state.pool, user.user_id, import_id(&raw_id)?)
+    store::get(&state.pool, user.user_id, path_id(&raw_id)?)
         .await
         .map_err(Problem::internal)?
         .map(Json)
@@ -316,7 +305,7 @@ async fn cancel(
     user: CurrentUser,
     Path(raw_id): Path<String>,
 ) -> Result<(StatusCode, Json<Job>), Problem> {
-    store::request_cancel(&state.pool, user.user_id, import_id(&raw_id)?)
+    store::request_cancel(&state.pool, user.user_id, path_id(&raw_id)?)
         .await
         .map_err(Problem::internal)?
         .map(|job| (StatusCode::ACCEPTED, Json(job)))
@@ -331,7 +320,7 @@ async fn rejects(
     user: CurrentUser,
     Path(raw_id): Path<String>,
 ) -> Result<Response, Problem> {
-    let import_id = import_id(&raw_id)?;
+    let import_id = path_id(&raw_id)?;
     if store::get(&state.pool, user.user_id, import_id)
         .await
         .map_err(Problem::internal)?
@@ -423,14 +412,6 @@ impl RejectRow {
 pub fn neutralise(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
-
-fn csv_cell(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
         cell.to_owned()
     }
