@@ -6,6 +6,7 @@
 //!   context, metrics, request deadlines, `/healthz`, `/readyz`, `/metrics`;
 //! - [`db`]: the pool and migrations (the bus's and the service's);
 //! - [`auth`]: access-token verification (axum extractors) and service tokens;
+//! - [`egress`]: an HTTP client for URLs users give, kept off private networks;
 //! - [`service`]: the [`Service`] trait, start-up and the graceful shutdown sequence;
 //! - [`cli`]: `serve`, `migrate` and the parking-queue commands;
 //! - `testing` (feature `testing`): start a service on port 0 with its own
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod egress;
 pub mod http;
 pub mod metrics;
 pub mod service;
