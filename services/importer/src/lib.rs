@@ -8,7 +8,9 @@ pub mod normalise;
 pub mod records;
 mod routes;
 pub mod rows;
+pub mod schedules;
 mod settings;
+pub mod spool;
 
 use std::sync::{Arc, LazyLock};
 
@@ -20,6 +22,7 @@ use six_kit::{
 };
 use sqlx::migrate::Migrator;
 
+use schedules::scheduler::Wakers;
 pub use settings::Settings;
 
 /// The service's own migrations (the outbox and inbox come from `six-bus`).
@@ -53,18 +56,34 @@ impl Service for App {
             )
         })?;
         let verifier = TokenVerifier::start(settings.auth.clone()).await?;
-        let wake = jobs::runner::start(
+        let fetcher = Arc::new(jobs::fetch::Fetcher::new(
+            &settings.schedules,
+            settings.source_limits.max_upload_bytes,
+        )?);
+        let wakers = Wakers::default();
+        jobs::runner::start(
             resources.pool.clone(),
             Arc::clone(&settings),
+            Arc::clone(&fetcher),
+            wakers.clone(),
             resources.stop.clone(),
         );
+        schedules::scheduler::start(
+            resources.pool.clone(),
+            &settings.schedules,
+            wakers.clone(),
+            resources.stop.clone(),
+        )?;
         let state = routes::AppState {
             pool: resources.pool,
             settings,
-            wake,
+            wakers,
+            fetcher,
             verifier,
         };
-        let routes = routes::imports::router(state.clone()).merge(routes::contacts::router(state));
+        let routes = routes::imports::router(state.clone())
+            .merge(routes::contacts::router(state.clone()))
+            .merge(routes::schedules::router(state));
         Ok(Parts {
             routes,
             handler: Some(consumers::Erasure),

@@ -4,8 +4,9 @@ use six_bus::{Handler, HandlerError};
 use six_events::{DomainEvent, EventData, auth::UserDeleted};
 use sqlx::PgConnection;
 
-/// Deletes the user's contacts (their identities follow by cascade), their jobs
-/// (rejects follow) and any event about their imports still in the outbox. A job
+/// Deletes the user's contacts (their identities follow by cascade), their
+/// schedules, their jobs (rejects follow) and any event about their imports
+/// still in the outbox. A job
 /// of theirs still running finds its row gone at its next chunk and stops; its
 /// upload is deleted here.
 pub struct Erasure;
@@ -28,6 +29,10 @@ impl Handler for Erasure {
         };
         let owner_id = deleted.data().user_id;
         sqlx::query("DELETE FROM contacts WHERE owner_id = $1")
+            .bind(owner_id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("DELETE FROM import_schedules WHERE owner_id = $1")
             .bind(owner_id)
             .execute(&mut *transaction)
             .await?;

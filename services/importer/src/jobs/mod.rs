@@ -1,6 +1,8 @@
-//! Import jobs: their records ([`store`]), reading an upload ([`pipeline`]),
-//! committing its chunks ([`writer`]) and the runners that drive them ([`runner`]).
+//! Import jobs: their records ([`store`]), fetching a scheduled run's file
+//! ([`fetch`]), reading it ([`pipeline`]), committing its chunks ([`writer`]) and
+//! the runners that drive them ([`runner`]).
 
+pub mod fetch;
 pub mod pipeline;
 pub mod runner;
 pub mod store;

@@ -18,12 +18,13 @@ use six_events::{
     importer::{ImportCompleted, ImportFailed, ImportFormat, ImportOrigin, ImportStarted},
 };
 use sqlx::PgPool;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
+    fetch::Fetcher,
     pipeline::{self, Chunk, ReadError, ReadLimits},
     store::{self, ClaimedJob},
     writer::{self, ChunkOutcome},
@@ -32,27 +33,35 @@ use crate::{
     formats::{Field, Requested},
     normalise::{date::DateOrder, phone::Region},
     rows::RowRules,
+    schedules::scheduler::Wakers,
     settings::Settings,
+    spool,
 };
 
 /// How often an idle runner looks for jobs whose runner died, besides being woken
 /// by new uploads.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 
-/// Starts the runners; returns what wakes them when a job is queued.
-pub fn start(pool: PgPool, settings: Arc<Settings>, stop: CancellationToken) -> Arc<Notify> {
-    let wake = Arc::new(Notify::new());
+/// Starts the runners, woken by `wakers.runners`; they wake the scheduler when a
+/// completed run owes a heartbeat.
+pub fn start(
+    pool: PgPool,
+    settings: Arc<Settings>,
+    fetcher: Arc<Fetcher>,
+    wakers: Wakers,
+    stop: CancellationToken,
+) {
     let runner_id = format!("{}-{}", hostname(), Uuid::now_v7());
     for worker in 0..settings.workers {
         let runner = Runner {
             pool: pool.clone(),
             settings: Arc::clone(&settings),
+            fetcher: Arc::clone(&fetcher),
             id: format!("{runner_id}/{worker}"),
-            wake: Arc::clone(&wake),
+            wakers: wakers.clone(),
         };
         tokio::spawn(runner.run(stop.clone()));
     }
-    wake
 }
 
 fn hostname() -> String {
@@ -62,8 +71,9 @@ fn hostname() -> String {
 struct Runner {
     pool: PgPool,
     settings: Arc<Settings>,
+    fetcher: Arc<Fetcher>,
     id: String,
-    wake: Arc<Notify>,
+    wakers: Wakers,
 }
 
 /// How a job ended.
@@ -93,7 +103,7 @@ impl Runner {
             }
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = self.wake.notified() => {}
+                () = self.wakers.runners.notified() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
         }
@@ -113,7 +123,11 @@ impl Runner {
                     import_id: job.import_id,
                     owner_id: job.owner_id,
                     format: requested_format(&job).unwrap_or(ImportFormat::Generic),
-                    origin: ImportOrigin::Upload,
+                    origin: if job.origin == "schedule" {
+                        ImportOrigin::Schedule
+                    } else {
+                        ImportOrigin::Upload
+                    },
                     file_name: job.file_name.clone(),
                     started_at: job.started_at,
                 }),
@@ -153,8 +167,12 @@ impl Runner {
         stop: &CancellationToken,
         lease_lost: &CancellationToken,
     ) -> Ending {
-        let Some(path) = job.request.spool_file.as_deref().map(PathBuf::from) else {
-            return failed("upload_missing", "the job has no upload".to_owned());
+        let path = match job.request.spool_file.as_deref() {
+            Some(path) => PathBuf::from(path),
+            None => match self.fetch(job, stop, lease_lost).await {
+                Ok(path) => path,
+                Err(ending) => return ending,
+            },
         };
         if !path.exists() {
             return failed(
@@ -231,6 +249,40 @@ impl Runner {
         }
     }
 
+    /// Fetches a scheduled run's file onto the spool volume and records it on
+    /// the job; a run resumed before that point fetches again.
+    async fn fetch(
+        &self,
+        job: &ClaimedJob,
+        stop: &CancellationToken,
+        lease_lost: &CancellationToken,
+    ) -> Result<PathBuf, Ending> {
+        let Some(source) = job.request.source() else {
+            return Err(failed("upload_missing", "the job has no upload".to_owned()));
+        };
+        let path = spool::path(&self.settings.spool_dir, job.import_id);
+        let bytes = tokio::select! {
+            () = stop.cancelled() => return Err(Ending::Abandoned),
+            () = lease_lost.cancelled() => return Err(Ending::Abandoned),
+            fetched = self.fetcher.fetch(&source, &path) => match fetched {
+                Ok(bytes) => bytes,
+                Err(error) => return Err(failed(error.code(), error.to_string())),
+            },
+        };
+        let display = path.display().to_string();
+        match store::record_fetched(&self.pool, job.import_id, &self.id, &display, bytes).await {
+            Ok(true) => {
+                tracing::info!(import_id = %job.import_id, bytes, "scheduled import fetched");
+                Ok(path)
+            }
+            Ok(false) => Err(Ending::Abandoned),
+            Err(error) => {
+                tracing::warn!(import_id = %job.import_id, %error, "recording the fetched file failed");
+                Err(Ending::Abandoned)
+            }
+        }
+    }
+
     async fn commit_chunk(
         &self,
         job: &ClaimedJob,
@@ -282,7 +334,11 @@ impl Runner {
             "UPDATE import_jobs SET state = $2, failure_code = $3, failure_reason = $4, \
                  format = coalesce($5, format), bytes_read = coalesce($6, bytes_read), \
                  skipped_files = coalesce($8, skipped_files), \
-                 finished_at = now(), lease_until = NULL, spool_file = NULL \
+                 finished_at = now(), lease_until = NULL, spool_file = NULL, \
+                 heartbeat = CASE WHEN $2 = 'completed' AND heartbeat_url IS NOT NULL \
+                     THEN 'due' END, \
+                 heartbeat_at = CASE WHEN $2 = 'completed' AND heartbeat_url IS NOT NULL \
+                     THEN now() END \
              WHERE import_id = $1 AND runner = $7 AND state = 'running' \
              RETURNING rows_read, contacts_accepted, rows_rejected, duplicates, bytes_read",
         )
@@ -332,11 +388,15 @@ impl Runner {
             }
         }
         transaction.commit().await?;
-        if let Some(path) = &job.request.spool_file
-            && let Err(error) = std::fs::remove_file(path)
-            && error.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(%error, path, "the finished job's upload could not be deleted");
+        if state == "completed" && job.request.heartbeat_url.is_some() {
+            self.wakers.scheduler.notify_one();
+        }
+        let path = job.request.spool_file.as_deref().map_or_else(
+            || spool::path(&self.settings.spool_dir, job.import_id),
+            PathBuf::from,
+        );
+        if let Err(error) = spool::discard(&path) {
+            tracing::warn!(%error, path = %path.display(), "the finished job's file could not be deleted");
         }
         tracing::info!(import_id = %job.import_id, state, rows = totals.rows_read, "import job ended");
         Ok(())

@@ -8,6 +8,8 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::schedules::Source;
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -35,6 +37,8 @@ pub struct Job {
     pub owner_id: Uuid,
     /// `upload` or `schedule`.
     pub origin: String,
+    /// The schedule that started it, for a scheduled run.
+    pub schedule_id: Option<Uuid>,
     /// The format the file was read as, once known.
     pub format: Option<String>,
     /// The uploaded file's name, if the client gave one.
@@ -63,15 +67,18 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// A scheduled run's heartbeat: `due` (completed, not sent yet), `sent`,
+    /// `failed` (every attempt failed); absent without a heartbeat URL or before
+    /// the run completed.
+    pub heartbeat: Option<String>,
 }
 
 /// The columns of [`Job`], as a literal so that queries stay static strings.
 macro_rules! job_columns {
     () => {
-        "import_id, owner_id, origin, format, file_name, state, failure_code, failure_reason, \
-         rows_read, contacts_accepted, rows_rejected, duplicates, bytes_read, skipped_files, \
-         created_at, \
-         started_at, finished_at"
+        "import_id, owner_id, origin, schedule_id, format, file_name, state, failure_code, \
+         failure_reason, rows_read, contacts_accepted, rows_rejected, duplicates, bytes_read, \
+         skipped_files, created_at, started_at, finished_at, heartbeat"
     };
 }
 
@@ -84,8 +91,27 @@ pub struct JobRequest {
     pub column_mapping: Option<sqlx::types::Json<std::collections::HashMap<String, String>>>,
     /// Country of national phone numbers.
     pub default_region: Option<String>,
-    /// The upload on the spool volume.
+    /// The upload on the spool volume (for a scheduled run, once fetched).
     pub spool_file: Option<String>,
+    /// A scheduled run: the URL to fetch...
+    pub source_url: Option<String>,
+    /// ...or the provider and path to fetch through auth's token proxy.
+    pub source_provider: Option<String>,
+    /// See `source_provider`.
+    pub source_path: Option<String>,
+    /// A scheduled run: called once it completes.
+    pub heartbeat_url: Option<String>,
+}
+
+impl JobRequest {
+    /// Where a scheduled run fetches its file.
+    pub fn source(&self) -> Option<Source> {
+        Source::from_columns(
+            self.source_url.clone(),
+            self.source_provider.clone(),
+            self.source_path.clone(),
+        )
+    }
 }
 
 /// A new upload job.
@@ -195,6 +221,8 @@ pub struct ClaimedJob {
     pub import_id: Uuid,
     /// Its owner.
     pub owner_id: Uuid,
+    /// `upload` or `schedule`.
+    pub origin: String,
     /// The file's name, if given.
     pub file_name: Option<String>,
     /// How to read it.
@@ -225,9 +253,9 @@ pub async fn claim(
                WHERE state = 'queued' OR (state = 'running' AND lease_until < now()) \
                ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) picked \
          WHERE j.import_id = picked.import_id \
-         RETURNING j.import_id, j.owner_id, j.file_name, j.requested_format, j.column_mapping, \
-             j.default_region, j.spool_file, picked.resumed, j.rows_read, j.batches_committed, \
-             j.started_at",
+         RETURNING j.import_id, j.owner_id, j.origin, j.file_name, j.requested_format, \
+             j.column_mapping, j.default_region, j.spool_file, j.source_url, j.source_provider, \
+             j.source_path, j.heartbeat_url, picked.resumed, j.rows_read, j.batches_committed, j.started_at",
     )
     .bind(runner)
     .bind(lease.as_secs_f64())
@@ -252,4 +280,119 @@ pub async fn renew_lease(
     .execute(pool)
     .await?;
     Ok(renewed.rows_affected() == 1)
+}
+
+/// Queues a run of the schedule `schedule_id` as job `import_id`: the schedule's
+/// source, reading options and heartbeat URL are copied onto the job.
+pub async fn queue_scheduled_run(
+    connection: &mut PgConnection,
+    schedule_id: Uuid,
+    import_id: Uuid,
+    file_name: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO import_jobs (import_id, owner_id, origin, schedule_id, requested_format, \
+             column_mapping, default_region, file_name, state, source_url, source_provider, \
+             source_path, heartbeat_url) \
+         SELECT $2, owner_id, 'schedule', schedule_id, requested_format, column_mapping, \
+             default_region, $3, 'queued', source_url, source_provider, source_path, heartbeat_url \
+         FROM import_schedules WHERE schedule_id = $1",
+    )
+    .bind(schedule_id)
+    .bind(import_id)
+    .bind(file_name)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Records the fetched file of a scheduled run this runner holds; `false` if it
+/// no longer holds the job.
+pub async fn record_fetched(
+    pool: &PgPool,
+    import_id: Uuid,
+    runner: &str,
+    spool_file: &str,
+    bytes: u64,
+) -> Result<bool, sqlx::Error> {
+    let recorded = sqlx::query(
+        "UPDATE import_jobs SET spool_file = $3, bytes_read = $4 \
+         WHERE import_id = $1 AND runner = $2 AND state = 'running'",
+    )
+    .bind(import_id)
+    .bind(runner)
+    .bind(spool_file)
+    .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+    .execute(pool)
+    .await?;
+    Ok(recorded.rows_affected() == 1)
+}
+
+/// A completed scheduled run whose heartbeat is still to be sent.
+#[derive(Debug, sqlx::FromRow)]
+pub struct DueHeartbeat {
+    /// The job.
+    pub import_id: Uuid,
+    /// Where to send it.
+    pub heartbeat_url: String,
+    /// Attempts that failed so far.
+    pub heartbeat_attempts: i32,
+}
+
+/// Locks the next heartbeat due by now that no other scheduler holds.
+pub async fn take_due_heartbeat(
+    connection: &mut PgConnection,
+) -> Result<Option<DueHeartbeat>, sqlx::Error> {
+    sqlx::query_as::<_, DueHeartbeat>(
+        "SELECT import_id, heartbeat_url, heartbeat_attempts FROM import_jobs \
+         WHERE heartbeat = 'due' AND heartbeat_at <= now() \
+         ORDER BY heartbeat_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_optional(connection)
+    .await
+}
+
+/// How a heartbeat attempt went.
+pub enum HeartbeatAttempt<'a> {
+    /// Sent.
+    Sent,
+    /// Failed; tried again after `retry_in`.
+    Failed {
+        /// What went wrong.
+        error: &'a str,
+        /// When to try again.
+        retry_in: Duration,
+    },
+    /// Failed, and no attempt is left.
+    GaveUp {
+        /// What went wrong.
+        error: &'a str,
+    },
+}
+
+/// Records a heartbeat attempt.
+pub async fn record_heartbeat(
+    connection: &mut PgConnection,
+    import_id: Uuid,
+    attempt: HeartbeatAttempt<'_>,
+) -> Result<(), sqlx::Error> {
+    let (state, error, retry_in) = match attempt {
+        HeartbeatAttempt::Sent => ("sent", None, None),
+        HeartbeatAttempt::Failed { error, retry_in } => ("due", Some(error), Some(retry_in)),
+        HeartbeatAttempt::GaveUp { error } => ("failed", Some(error), None),
+    };
+    sqlx::query(
+        "UPDATE import_jobs SET heartbeat = $2, heartbeat_attempts = heartbeat_attempts + 1, \
+             heartbeat_error = $3, \
+             heartbeat_at = CASE WHEN $4::float8 IS NULL THEN NULL \
+                 ELSE now() + make_interval(secs => $4) END \
+         WHERE import_id = $1",
+    )
+    .bind(import_id)
+    .bind(state)
+    .bind(error)
+    .bind(retry_in.map(|retry_in| retry_in.as_secs_f64()))
+    .execute(connection)
+    .await?;
+    Ok(())
 }

@@ -1,8 +1,6 @@
 //! Import jobs over HTTP: upload, status, list, cancel, rejects report. Every
 //! route takes the owner from the access token; another user's job is 404.
 
-use std::{collections::HashMap, path::PathBuf};
-
 use axum::{
     Router,
     body::Body,
@@ -15,21 +13,15 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use six_kit::{
     auth::CurrentUser,
-    http::{FieldError, Json, Problem},
+    http::{Json, Problem},
 };
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::{
-    formats::Field,
-    jobs::{
-        runner::parse_format,
-        store::{self, Job, NewJob},
-    },
-    normalise::phone::Region,
+    jobs::store::{self, Job, NewJob},
     records::csv_cell,
-    routes::{AppState, page_limit, path_id},
-    settings::Settings,
+    routes::{AppState, check_read_options, field_error, page_limit, path_id},
+    spool::{self, SpoolError},
 };
 
 /// Jobs per page of the list, unless the client asks for fewer.
@@ -68,57 +60,16 @@ struct UploadOptions {
 /// Checks the options before any byte of the body is read.
 fn check_options(options: &UploadOptions) -> Result<Option<serde_json::Value>, Problem> {
     let mut errors = Vec::new();
-    if let Some(format) = &options.format
-        && !matches!(parse_format(format), Some(format) if format != six_events::importer::ImportFormat::Generic)
-    {
-        errors.push(field_error(
-            "format",
-            "invalid_format",
-            "must be linkedin, google or outlook (or absent to detect it; give a mapping for any other CSV)",
-        ));
-    }
-    if let Some(region) = &options.region
-        && let Err(invalid) = Region::parse(region)
-    {
-        errors.push(field_error("region", invalid.code(), &invalid.to_string()));
-    }
-    let mapping = match &options.mapping {
-        None => None,
-        Some(raw) => match serde_json::from_str::<HashMap<String, Field>>(raw) {
-            Ok(mapping) if mapping.is_empty() => {
-                errors.push(field_error("mapping", "invalid_mapping", "maps no column"));
-                None
-            }
-            Ok(_) => serde_json::from_str::<serde_json::Value>(raw).ok(),
-            Err(error) => {
-                errors.push(field_error(
-                    "mapping",
-                    "invalid_mapping",
-                    &format!("must be a JSON object of column name to field: {error}"),
-                ));
-                None
-            }
-        },
-    };
-    if options.format.is_some() && options.mapping.is_some() {
-        errors.push(field_error(
-            "mapping",
-            "invalid_mapping",
-            "give a format or a mapping, not both",
-        ));
-    }
+    let mapping = check_read_options(
+        options.format.as_deref(),
+        options.region.as_deref(),
+        options.mapping.as_deref(),
+        &mut errors,
+    );
     if errors.is_empty() {
         Ok(mapping)
     } else {
         Err(Problem::validation(errors))
-    }
-}
-
-fn field_error(field: &str, code: &str, message: &str) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        code: code.to_owned(),
-        message: message.to_owned(),
     }
 }
 
@@ -134,7 +85,7 @@ async fn upload(
 ) -> Result<Response, Problem> {
     let mapping = check_options(&options)?;
     let import_id = Uuid::now_v7();
-    let path = spool_path(&state.settings, import_id);
+    let path = spool::path(&state.settings.spool_dir, import_id);
     let limit = state.settings.source_limits.max_upload_bytes;
     let received = if is_multipart(&request) {
         receive_multipart(request, &path, limit).await
@@ -166,17 +117,13 @@ async fn upload(
     )
     .await
     .map_err(Problem::internal)?;
-    state.wake.notify_one();
+    state.wakers.runners.notify_one();
     tracing::info!(%import_id, bytes, "upload received; job queued");
     let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/imports/{import_id}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
-}
-
-fn spool_path(settings: &Settings, import_id: Uuid) -> PathBuf {
-    settings.spool_dir.join(format!("{import_id}.upload"))
 }
 
 fn is_multipart(request: &Request) -> bool {
@@ -220,39 +167,26 @@ async fn receive_multipart(
 
 /// Streams `body` into `path`; 413 past `limit` bytes, 422 when empty.
 async fn receive<E: std::fmt::Display>(
-    mut body: impl futures_util::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+    body: impl futures_util::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
     path: &std::path::Path,
     limit: u64,
 ) -> Result<u64, Problem> {
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(Problem::internal)?;
-    }
-    let mut file = tokio::fs::File::create(path)
+    spool::receive(body, path, limit)
         .await
-        .map_err(Problem::internal)?;
-    let mut received: u64 = 0;
-    while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|error| Problem::malformed(format!("the upload broke off: {error}")))?;
-        received += chunk.len() as u64;
-        if received > limit {
-            return Err(Problem::payload_too_large(
-                usize::try_from(limit).unwrap_or(usize::MAX),
-            ));
-        }
-        file.write_all(&chunk).await.map_err(Problem::internal)?;
-    }
-    file.sync_all().await.map_err(Problem::internal)?;
-    if received == 0 {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "empty_file",
-            "The file is empty",
-        ));
-    }
-    Ok(received)
+        .map_err(|error| match error {
+            SpoolError::TooLarge { limit } => {
+                Problem::payload_too_large(usize::try_from(limit).unwrap_or(usize::MAX))
+            }
+            SpoolError::Empty => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty_file",
+                "The file is empty",
+            ),
+            SpoolError::BrokeOff(reason) => {
+                Problem::malformed(format!("the upload broke off: {reason}"))
+            }
+            SpoolError::Disk(error) => Problem::internal(error),
+        })
 }
 
 #[derive(Debug, Deserialize)]

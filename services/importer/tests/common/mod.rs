@@ -35,7 +35,11 @@ impl Importer {
     }
 
     pub async fn start_with(vars: &[(&str, &str)]) -> Self {
-        let issuer = TestIssuer::start().await;
+        Self::start_with_issuer(TestIssuer::start().await, vars).await
+    }
+
+    /// An importer whose users' (and own service) tokens come from `issuer`.
+    pub async fn start_with_issuer(issuer: TestIssuer, vars: &[(&str, &str)]) -> Self {
         let spool = tempfile::tempdir().expect("a temporary spool directory");
         let spool_dir = spool.path().display().to_string();
         let issuer_vars = issuer.env_vars();
