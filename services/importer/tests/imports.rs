@@ -87,6 +87,37 @@ async fn a_linkedin_export_is_imported_with_its_bad_row_reported() {
 }
 
 #[tokio::test]
+async fn cells_with_copy_and_array_syntax_are_stored_as_written() {
+    let importer = Importer::start().await;
+    let owner = Uuid::now_v7();
+    let mapping = r#"{"Name":"full_name","Company":"company","Email":"email","Title":"title"}"#;
+    let csv = "Name,Company,Email,Title\n\
+               Back\\slash \\N \"Quoted\",\"{braces},\"\"commas\"\"\",a@x.test,NULL\n";
+    let job = importer
+        .import(
+            owner,
+            &format!(
+                "mapping={}",
+                percent_encoding::utf8_percent_encode(mapping, percent_encoding::NON_ALPHANUMERIC)
+            ),
+            csv.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(job["contacts_accepted"], 1, "{job}");
+    let page: Value = importer
+        .get(owner, "/v1/contacts")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contact = &page["contacts"][0];
+    assert_eq!(contact["full_name"], r#"Back\slash \N "Quoted""#);
+    assert_eq!(contact["company"], r#"{braces},"commas""#);
+    assert_eq!(contact["emails"], serde_json::json!(["a@x.test"]));
+    assert_eq!(contact["title"], "NULL", "the text NULL, not a null");
+}
+
+#[tokio::test]
 async fn uploading_the_same_file_twice_adds_no_contact() {
     let importer = Importer::start().await;
     let owner = Uuid::now_v7();

@@ -4,11 +4,10 @@ use six_bus::{Handler, HandlerError};
 use six_events::{DomainEvent, EventData, auth::UserDeleted};
 use sqlx::PgConnection;
 
-/// Deletes the user's contacts (their identities follow by cascade), their
-/// schedules, their jobs (rejects follow) and any event about their imports
-/// still in the outbox. A job
-/// of theirs still running finds its row gone at its next chunk and stops; its
-/// upload is deleted here.
+/// Deletes the user's contacts and their identities, their schedules, their
+/// jobs (rejects follow) and any event about their imports still in the outbox.
+/// A job of theirs still running finds its row gone at its next chunk and stops;
+/// its upload is deleted here.
 pub struct Erasure;
 
 impl Handler for Erasure {
@@ -28,14 +27,16 @@ impl Handler for Erasure {
             )));
         };
         let owner_id = deleted.data().user_id;
-        sqlx::query("DELETE FROM contacts WHERE owner_id = $1")
-            .bind(owner_id)
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query("DELETE FROM import_schedules WHERE owner_id = $1")
-            .bind(owner_id)
-            .execute(&mut *transaction)
-            .await?;
+        for statement in [
+            "DELETE FROM contact_identities WHERE owner_id = $1",
+            "DELETE FROM contacts WHERE owner_id = $1",
+            "DELETE FROM import_schedules WHERE owner_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(owner_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
         let jobs: Vec<(uuid::Uuid, Option<String>)> = sqlx::query_as(
             "DELETE FROM import_jobs WHERE owner_id = $1 RETURNING import_id, spool_file",
         )

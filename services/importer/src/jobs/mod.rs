@@ -2,6 +2,7 @@
 //! ([`fetch`]), reading it ([`pipeline`]), committing its chunks ([`writer`]) and
 //! the runners that drive them ([`runner`]).
 
+mod copy_text;
 pub mod fetch;
 pub mod pipeline;
 pub mod runner;

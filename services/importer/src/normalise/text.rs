@@ -43,6 +43,10 @@ pub fn clean(raw: &str) -> Option<String> {
     if collapsed.is_empty() {
         return None;
     }
+    if collapsed.is_ascii() {
+        // ASCII is already NFC; most cells of most exports are ASCII.
+        return Some(collapsed);
+    }
     Some(collapsed.nfc().collect())
 }
 

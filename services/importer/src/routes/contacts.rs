@@ -140,6 +140,11 @@ async fn delete(
     let Some(import_id) = deleted else {
         return Err(Problem::not_found());
     };
+    sqlx::query("DELETE FROM contact_identities WHERE contact_id = $1")
+        .bind(contact_id)
+        .execute(&mut *transaction)
+        .await
+        .map_err(Problem::internal)?;
     six_bus::publish(
         &mut transaction,
         Envelope::new(ContactDeleted {
