@@ -5,35 +5,26 @@
 //! gets SIGTERM and must exit 0.
 
 use std::{
-    collections::VecDeque,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{ExitStatus, Stdio},
-    sync::{Arc, Mutex, PoisonError, atomic::AtomicU64},
+    sync::atomic::AtomicU64,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
+use six_bench_support::{
+    memory::Memory,
+    service::{ServiceLog, build_under_cargo_run, until_or_exit},
+};
 use six_testkit::{TestDatabase, TestVhost};
 use sqlx::PgPool;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, BufReader},
-    process::{Child, Command},
-};
+use tokio::process::Command;
 
 use crate::{sample, settings::Settings};
 
 /// The service binary's name (a sibling of `bus-throughput`).
 const SERVICE_BINARY: &str = "bench-service";
-
-/// Variables `cargo run` sets for the binary it runs (besides `CARGO_PKG_*`).
-const RUN_VARIABLES: &[&str] = &[
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-];
 
 /// Deadline for start-up, for handling the traffic and for the graceful exit.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -42,63 +33,18 @@ const DEADLINE: Duration = Duration::from_secs(60);
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 const SAMPLING: Duration = Duration::from_secs(1);
 
-/// Log lines kept for an error report.
-const LOG_TAIL_LINES: usize = 40;
-
-/// One reading of `/proc/<pid>/status`, in KiB.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Memory {
-    /// Resident set size (`VmRSS`).
-    pub rss_kib: u64,
-    /// Peak resident set size since start (`VmHWM`).
-    pub peak_kib: u64,
-    /// Resident anonymous memory: heap and stacks (`RssAnon`).
-    pub anon_kib: u64,
-    /// Resident pages of mapped files: mostly the binary's code (`RssFile`).
-    pub file_kib: u64,
-    /// Threads of the process.
-    pub threads: u64,
-}
-
-impl Memory {
-    /// Reads the memory of process `pid`.
-    pub fn read(pid: u32) -> anyhow::Result<Self> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .with_context(|| format!("read /proc/{pid}/status"))?;
-        let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-                .and_then(|value| value.split_whitespace().next()?.parse().ok())
-                .unwrap_or_default()
-        };
-        Ok(Self {
-            rss_kib: field("VmRSS"),
-            peak_kib: field("VmHWM"),
-            anon_kib: field("RssAnon"),
-            file_kib: field("RssFile"),
-            threads: field("Threads"),
-        })
-    }
-
-    /// The largest of several readings over [`SAMPLING`].
-    async fn sample(pid: u32) -> anyhow::Result<Self> {
-        let started = Instant::now();
-        let mut largest = Memory::read(pid)?;
-        while started.elapsed() < SAMPLING {
-            tokio::time::sleep(SAMPLE_EVERY).await;
-            let reading = Memory::read(pid)?;
-            if reading.rss_kib > largest.rss_kib {
-                largest = reading;
-            }
+/// The largest of several readings of process `pid` over [`SAMPLING`].
+async fn largest_reading(pid: u32) -> anyhow::Result<Memory> {
+    let started = Instant::now();
+    let mut largest = Memory::read(pid)?;
+    while started.elapsed() < SAMPLING {
+        tokio::time::sleep(SAMPLE_EVERY).await;
+        let reading = Memory::read(pid)?;
+        if reading.rss_kib > largest.rss_kib {
+            largest = reading;
         }
-        Ok(largest)
     }
-
-    /// Resident set size in bytes.
-    pub fn rss_bytes(&self) -> u64 {
-        self.rss_kib * 1024
-    }
+    Ok(largest)
 }
 
 /// What the at-rest run measured.
@@ -140,33 +86,8 @@ pub async fn service_binary() -> anyhow::Result<PathBuf> {
     let binary = std::env::current_exe()
         .context("locate the running binary")?
         .with_file_name(format!("{SERVICE_BINARY}{}", std::env::consts::EXE_SUFFIX));
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "--quiet",
-                "--bin",
-                SERVICE_BINARY,
-                "--manifest-path",
-            ])
-            .arg(&manifest);
-        // Without the variables `cargo run` set for this binary: build scripts that
-        // watch them (ring's does) would otherwise run again, and the next
-        // `cargo run` would rebuild everything above them once more.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("CARGO_PKG_") || RUN_VARIABLES.contains(&name.as_ref()) {
-                build.env_remove(name.as_ref());
-            }
-        }
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let status = build.status().await.context("run cargo build")?;
-        anyhow::ensure!(status.success(), "cargo could not build {SERVICE_BINARY}");
-    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    build_under_cargo_run(&manifest, SERVICE_BINARY, &[]).await?;
     anyhow::ensure!(
         binary.is_file(),
         "{} not found: build it with `cargo build --release --bins` in infra/bench/bus",
@@ -205,6 +126,7 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
     let address = until_or_exit(
         &mut child,
         &log,
+        DEADLINE,
         "the service logs `service started`",
         || {
             let address = log.local_address();
@@ -218,6 +140,7 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
     until_or_exit(
         &mut child,
         &log,
+        DEADLINE,
         "/readyz reports ready with the relay and the consumer connected",
         || ready(&client, address),
     )
@@ -225,7 +148,7 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
     let startup = spawned.elapsed();
 
     tokio::time::sleep(settings.settle).await;
-    let after_start = Memory::sample(pid).await?;
+    let after_start = largest_reading(pid).await?;
 
     let pool = database.pool();
     sample::write_to_outbox(
@@ -237,12 +160,16 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
     )
     .await?;
     let expected = i64::try_from(settings.rest_events).unwrap_or(i64::MAX);
-    until_or_exit(&mut child, &log, "the service handled every event", || {
-        handled_all(&pool, expected)
-    })
+    until_or_exit(
+        &mut child,
+        &log,
+        DEADLINE,
+        "the service handled every event",
+        || handled_all(&pool, expected),
+    )
     .await?;
     tokio::time::sleep(settings.settle).await;
-    let after_traffic = Memory::sample(pid).await?;
+    let after_traffic = largest_reading(pid).await?;
 
     let stopping = Instant::now();
     let pid_number = libc::pid_t::try_from(pid).context("pid out of range")?;
@@ -263,30 +190,6 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
         exit,
         log_problems: log.problems(),
     })
-}
-
-/// Waits for `probe` like [`six_testkit::poll_for`] with [`DEADLINE`], but fails at once, with
-/// the service's last log lines, if the service exits.
-async fn until_or_exit<T, F, Fut>(
-    child: &mut Child,
-    log: &ServiceLog,
-    what: &str,
-    probe: F,
-) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    tokio::select! {
-        found = six_testkit::poll_for(DEADLINE, what, probe) => found.map_err(|error| {
-            anyhow::Error::new(error).context(format!("last service log lines:\n{}", log.tail()))
-        }),
-        status = child.wait() => anyhow::bail!(
-            "the service exited ({}) while waiting until {what}; last log lines:\n{}",
-            status.map_or_else(|error| error.to_string(), |status| status.to_string()),
-            log.tail()
-        ),
-    }
 }
 
 async fn ready(client: &reqwest::Client, address: SocketAddr) -> Option<()> {
@@ -317,71 +220,4 @@ async fn handled_all(pool: &PgPool, expected: i64) -> Option<()> {
         .await
         .ok()?;
     (known >= expected && outbox == 0).then_some(())
-}
-
-/// What the service printed: its address once started, its last lines, and every
-/// warning or error.
-#[derive(Clone, Default)]
-struct ServiceLog(Arc<Mutex<LogState>>);
-
-#[derive(Default)]
-struct LogState {
-    local_address: Option<SocketAddr>,
-    tail: VecDeque<String>,
-    problems: Vec<String>,
-}
-
-impl ServiceLog {
-    /// Reads `stream` line by line in the background until it closes.
-    fn follow(&self, stream: Option<impl AsyncRead + Unpin + Send + 'static>) {
-        let Some(stream) = stream else {
-            return;
-        };
-        let log = self.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.record(line);
-            }
-        });
-    }
-
-    fn record(&self, line: String) {
-        let parsed: Option<serde_json::Value> = serde_json::from_str(&line).ok();
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = &parsed {
-            if entry["message"] == "service started" {
-                state.local_address = entry["local_addr"]
-                    .as_str()
-                    .and_then(|address| address.parse().ok());
-            }
-            if matches!(entry["level"].as_str(), Some("WARN" | "ERROR")) {
-                state.problems.push(line.clone());
-            }
-        }
-        if state.tail.len() == LOG_TAIL_LINES {
-            state.tail.pop_front();
-        }
-        state.tail.push_back(line);
-    }
-
-    fn local_address(&self) -> Option<SocketAddr> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .local_address
-    }
-
-    fn tail(&self) -> String {
-        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        state.tail.iter().cloned().collect::<Vec<_>>().join("\n")
-    }
-
-    fn problems(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .problems
-            .clone()
-    }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use six_bench_support::{
     cpu::CpuUsage,
+    memory::bytes,
     report::{Machine, grouped},
 };
 
@@ -180,7 +181,7 @@ pub fn at_rest(run: &AtRest) {
     ] {
         println!(
             "  {label:<18} RSS {:>5.1} MB (anon {:.1}, file {:.1}), peak {:.1} MB, {} threads",
-            memory.rss_bytes() as f64 / 1e6,
+            bytes(memory.rss_kib) as f64 / 1e6,
             memory.anon_kib as f64 * 1024.0 / 1e6,
             memory.file_kib as f64 * 1024.0 / 1e6,
             memory.peak_kib as f64 * 1024.0 / 1e6,
@@ -239,9 +240,9 @@ pub fn summary(
     if let Some(run) = at_rest {
         println!(
             "  service at rest:     {:>7.1} MB RSS ({:.1} MB after start, {:.1} MB after {} events)",
-            run.at_rest().rss_bytes() as f64 / 1e6,
-            run.after_start.rss_bytes() as f64 / 1e6,
-            run.after_traffic.rss_bytes() as f64 / 1e6,
+            bytes(run.at_rest().rss_kib) as f64 / 1e6,
+            bytes(run.after_start.rss_kib) as f64 / 1e6,
+            bytes(run.after_traffic.rss_kib) as f64 / 1e6,
             grouped(run.traffic_events)
         );
     }
@@ -264,7 +265,7 @@ pub fn summary(
         }
     }
     if let Some(run) = at_rest {
-        let rss = run.at_rest().rss_bytes();
+        let rss = bytes(run.at_rest().rss_kib);
         target(
             "service at rest < 30 MB RSS",
             &format!("{:.1} MB", rss as f64 / 1e6),

@@ -2,7 +2,9 @@
 //! else the defaults below (the best settings found on the 2-core dev machine; see
 //! `infra/bench/README.md`).
 
-use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
+use std::{fmt, str::FromStr, time::Duration};
+
+use six_bench_support::options::{OptionSpec, Options, Request, usage_of};
 
 /// Which parts of the benchmark to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,13 +125,6 @@ pub struct Settings {
     pub phases: Phases,
 }
 
-/// One option: its command-line flag, its variable, and what it means.
-struct OptionSpec {
-    flag: &'static str,
-    variable: &'static str,
-    help: &'static str,
-}
-
 const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         flag: "--events",
@@ -213,28 +208,13 @@ const OPTIONS: &[OptionSpec] = &[
     },
 ];
 
-/// What the command line asked for.
-#[derive(Debug)]
-pub enum Request {
-    /// Run with these settings.
-    Run(Settings),
-    /// Print the usage.
-    Help,
-}
-
 /// The usage text.
 pub fn usage() -> String {
-    let mut text = String::from(
-        "usage: bus-throughput [OPTION VALUE]...\n\
-         each option can also be set with its variable; the option wins\n\n",
-    );
-    for option in OPTIONS {
-        text.push_str(&format!(
-            "  {:<18} {:<22} {}\n",
-            option.flag, option.variable, option.help
-        ));
-    }
-    text
+    usage_of(
+        "bus-throughput",
+        "Events per second through the outbox relay, RabbitMQ and the consumer, and a service's memory at rest.",
+        OPTIONS,
+    )
 }
 
 impl Settings {
@@ -242,67 +222,39 @@ impl Settings {
     pub fn parse(
         args: &[String],
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Request, String> {
-        let mut values: HashMap<&'static str, String> = HashMap::new();
-        for (name, value) in env {
-            if let Some(option) = OPTIONS.iter().find(|option| option.variable == name) {
-                values.insert(option.flag, value);
-            }
-        }
-        let mut words = args.iter();
-        while let Some(word) = words.next() {
-            if matches!(word.as_str(), "-h" | "--help" | "help") {
-                return Ok(Request::Help);
-            }
-            let (flag, inline) = match word.split_once('=') {
-                Some((flag, value)) => (flag, Some(value.to_owned())),
-                None => (word.as_str(), None),
-            };
-            let Some(option) = OPTIONS.iter().find(|option| option.flag == flag) else {
-                return Err(format!("unknown option `{word}`"));
-            };
-            let value = match inline {
-                Some(value) => value,
-                None => words
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| format!("{flag} expects a value"))?,
-            };
-            values.insert(option.flag, value);
-        }
-
-        let handler_concurrency: usize = value(&values, "--concurrency", 32)?;
-        let relay_batch: i64 = value(&values, "--relay-batch", 500)?;
-        let writers: u64 = value(&values, "--writers", 4)?;
+    ) -> Result<Request<Self>, String> {
+        let Some(options) = Options::read(OPTIONS, args, env)? else {
+            return Ok(Request::Help);
+        };
+        let handler_concurrency: usize = options.get_or("--concurrency", 32)?;
+        let relay_batch: i64 = options.get_or("--relay-batch", 500)?;
+        let writers: u64 = options.get_or("--writers", 4)?;
         let settings = Settings {
-            events: value(&values, "--events", 50_000)?,
-            prefetch: value(&values, "--prefetch", 256)?,
+            events: options.get_or("--events", 50_000)?,
+            prefetch: options.get_or("--prefetch", 256)?,
             handler_concurrency,
-            handler_batch: value(
-                &values,
+            handler_batch: options.get_or(
                 "--handler-batch",
                 six_bus::BusConfig::new(String::new().into(), "bench").handler_batch_size,
             )?,
             relay_batch,
-            confirm_window: value(
-                &values,
+            confirm_window: options.get_or(
                 "--confirm-window",
                 usize::try_from(relay_batch).unwrap_or(1),
             )?,
-            writer_batch: value(&values, "--writer-batch", 250)?,
-            publish_all: value(&values, "--publish-all", true)?,
+            writer_batch: options.get_or("--writer-batch", 250)?,
+            publish_all: options.get_or("--publish-all", true)?,
             writers,
-            db_batch: value(&values, "--db-batch", 1)?,
-            pool_connections: value(
-                &values,
+            db_batch: options.get_or("--db-batch", 1)?,
+            pool_connections: options.get_or(
                 "--pool",
                 u32::try_from(handler_concurrency as u64 + writers + 3).unwrap_or(u32::MAX),
             )?,
-            pool_ping: value(&values, "--pool-ping", true)?,
-            frame_max: Some(value(&values, "--frame-max", 0_u32)?).filter(|bytes| *bytes > 0),
-            rest_events: value(&values, "--rest-events", 2_000)?,
-            settle: Duration::from_millis(value(&values, "--settle-ms", 3_000)?),
-            phases: value(&values, "--phases", Phases::all())?,
+            pool_ping: options.get_or("--pool-ping", true)?,
+            frame_max: Some(options.get_or("--frame-max", 0_u32)?).filter(|bytes| *bytes > 0),
+            rest_events: options.get_or("--rest-events", 2_000)?,
+            settle: Duration::from_millis(options.get_or("--settle-ms", 3_000)?),
+            phases: options.get_or("--phases", Phases::all())?,
         };
         if settings.events == 0
             || settings.prefetch == 0
@@ -363,23 +315,6 @@ impl fmt::Display for Settings {
     }
 }
 
-fn value<T: FromStr>(
-    values: &HashMap<&'static str, String>,
-    flag: &str,
-    default: T,
-) -> Result<T, String>
-where
-    T::Err: fmt::Display,
-{
-    match values.get(flag) {
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|error| format!("{flag} `{text}`: {error}")),
-        None => Ok(default),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,7 +323,7 @@ mod tests {
         words.iter().map(|word| (*word).to_owned()).collect()
     }
 
-    fn run(request: Result<Request, String>) -> Settings {
+    fn run(request: Result<Request<Settings>, String>) -> Settings {
         match request {
             Ok(Request::Run(settings)) => settings,
             other => panic!("expected settings, got {other:?}"),

@@ -17,13 +17,16 @@ use std::{
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use six_bench_support::cpu::{CpuUsage, ServiceProcess, Tracker};
+use six_bench_support::{
+    cpu::{CpuUsage, ServiceProcess, Tracker},
+    memory::{Memory, bytes},
+};
 use six_kit::testing::TestIssuer;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    memory::{Memory, Sampler, bytes},
+    memory::Sampler,
     service::{self, ProcessSettings},
     settings::ImporterRun,
 };

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use six_bench_support::{
     cpu::CpuUsage,
+    memory::bytes,
     report::{Machine, grouped, grouped_rounded},
 };
 
 use crate::{
-    generate::Generated, importer_run::ImporterFigures, memory::bytes, plain::PlainFigures,
-    settings::Settings,
+    generate::Generated, importer_run::ImporterFigures, plain::PlainFigures, settings::Settings,
 };
 
 /// Rows per second the importer must reach.

@@ -5,39 +5,23 @@
 //! [`start`] lists.
 
 use std::{
-    collections::VecDeque,
     net::SocketAddr,
     path::{Path, PathBuf},
     process::{ExitStatus, Stdio},
-    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
 use anyhow::Context;
+use six_bench_support::service::{ServiceLog, build_under_cargo_run, until_or_exit};
 use six_kit::testing::TestIssuer;
 use six_testkit::{TestDatabase, TestVhost};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, BufReader},
-    process::{Child, Command},
-};
+use tokio::process::{Child, Command};
 
 /// The service binary's name.
 const BINARY: &str = "importer";
 
-/// Variables `cargo run` sets for the binary it runs (besides `CARGO_PKG_*`).
-const RUN_VARIABLES: &[&str] = &[
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-];
-
 /// Deadline for start-up and for the graceful exit.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Log lines kept for an error report.
-const LOG_TAIL_LINES: usize = 40;
 
 /// The importer's `IMPORTER_MAX_ROWS` default: larger files need it raised.
 pub const SERVICE_MAX_ROWS: u64 = 2_000_000;
@@ -55,33 +39,15 @@ pub async fn binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         .parent()
         .context("the running binary has no directory")?;
     let binary = profile_dir.join(format!("{BINARY}{}", std::env::consts::EXE_SUFFIX));
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        let target_dir = profile_dir
-            .parent()
-            .context("the running binary is not in a target directory")?;
-        let manifest =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../services/importer/Cargo.toml");
-        let mut build = Command::new(cargo);
-        build
-            .args(["build", "--quiet", "--locked", "--bin", BINARY])
-            .arg("--manifest-path")
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(target_dir);
-        // Without the variables `cargo run` set for this binary: build scripts that
-        // watch them would otherwise run again (see infra/bench/bus).
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("CARGO_PKG_") || RUN_VARIABLES.contains(&name.as_ref()) {
-                build.env_remove(name.as_ref());
-            }
-        }
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let status = build.status().await.context("run cargo build")?;
-        anyhow::ensure!(status.success(), "cargo could not build the importer");
-    }
+    let target_dir = profile_dir
+        .parent()
+        .context("the running binary is not in a target directory")?;
+    let manifest =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../services/importer/Cargo.toml");
+    let target_dir = target_dir
+        .to_str()
+        .context("the target directory is not UTF-8")?;
+    build_under_cargo_run(&manifest, BINARY, &["--locked", "--target-dir", target_dir]).await?;
     anyhow::ensure!(
         binary.is_file(),
         "{} not found: build it with `cargo build --release --manifest-path services/importer/Cargo.toml` \
@@ -172,6 +138,7 @@ pub async fn start(
     let address = until_or_exit(
         &mut child,
         &log,
+        DEADLINE,
         "the importer logs `service started`",
         || {
             let address = log.local_address();
@@ -185,6 +152,7 @@ pub async fn start(
     until_or_exit(
         &mut child,
         &log,
+        DEADLINE,
         "/readyz reports ready with the relay and the consumer connected",
         || ready(&client, address),
     )
@@ -246,30 +214,6 @@ impl ImporterProcess {
     }
 }
 
-/// Waits for `probe` like [`six_testkit::poll_for`] with [`DEADLINE`], but fails at
-/// once, with the last log lines, if the service exits.
-async fn until_or_exit<T, F, Fut>(
-    child: &mut Child,
-    log: &ServiceLog,
-    what: &str,
-    probe: F,
-) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    tokio::select! {
-        found = six_testkit::poll_for(DEADLINE, what, probe) => found.map_err(|error| {
-            anyhow::Error::new(error).context(format!("last importer log lines:\n{}", log.tail()))
-        }),
-        status = child.wait() => anyhow::bail!(
-            "the importer exited ({}) while waiting until {what}; last log lines:\n{}",
-            status.map_or_else(|error| error.to_string(), |status| status.to_string()),
-            log.tail()
-        ),
-    }
-}
-
 async fn ready(client: &reqwest::Client, address: SocketAddr) -> Option<()> {
     let response = client
         .get(format!("http://{address}/readyz"))
@@ -286,73 +230,6 @@ async fn ready(client: &reqwest::Client, address: SocketAddr) -> Option<()> {
             .iter()
             .all(|link| link["connected"].as_bool() == Some(true));
     all_connected.then_some(())
-}
-
-/// What the service printed: its address once started, its last lines, and every
-/// warning or error.
-#[derive(Clone, Default)]
-struct ServiceLog(Arc<Mutex<LogState>>);
-
-#[derive(Default)]
-struct LogState {
-    local_address: Option<SocketAddr>,
-    tail: VecDeque<String>,
-    problems: Vec<String>,
-}
-
-impl ServiceLog {
-    /// Reads `stream` line by line in the background until it closes.
-    fn follow(&self, stream: Option<impl AsyncRead + Unpin + Send + 'static>) {
-        let Some(stream) = stream else {
-            return;
-        };
-        let log = self.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.record(line);
-            }
-        });
-    }
-
-    fn record(&self, line: String) {
-        let parsed: Option<serde_json::Value> = serde_json::from_str(&line).ok();
-        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = &parsed {
-            if entry["message"] == "service started" {
-                state.local_address = entry["local_addr"]
-                    .as_str()
-                    .and_then(|address| address.parse().ok());
-            }
-            if matches!(entry["level"].as_str(), Some("WARN" | "ERROR")) {
-                state.problems.push(line.clone());
-            }
-        }
-        if state.tail.len() == LOG_TAIL_LINES {
-            state.tail.pop_front();
-        }
-        state.tail.push_back(line);
-    }
-
-    fn local_address(&self) -> Option<SocketAddr> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .local_address
-    }
-
-    fn tail(&self) -> String {
-        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        state.tail.iter().cloned().collect::<Vec<_>>().join("\n")
-    }
-
-    fn problems(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .problems
-            .clone()
-    }
 }
 
 #[cfg(test)]
@@ -378,21 +255,5 @@ mod tests {
                 ("IMPORTER_MAX_ROWS", "3000000".to_owned()),
             ]
         );
-    }
-
-    #[test]
-    fn the_log_gives_the_address_and_keeps_problems() {
-        let log = ServiceLog::default();
-
-        log.record(
-            r#"{"level":"INFO","message":"service started","local_addr":"127.0.0.1:4321"}"#
-                .to_owned(),
-        );
-        log.record(r#"{"level":"WARN","message":"relay batch failed"}"#.to_owned());
-        log.record("not json".to_owned());
-
-        assert_eq!(log.local_address(), Some("127.0.0.1:4321".parse().unwrap()));
-        assert_eq!(log.problems().len(), 1);
-        assert!(log.tail().ends_with("not json"));
     }
 }

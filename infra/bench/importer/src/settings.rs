@@ -1,7 +1,9 @@
 //! What the benchmark runs with: command-line options, else `BENCH_*` variables,
-//! else the defaults below.
+//! else the defaults below (read with `six_bench_support::options`).
 
-use std::{collections::HashMap, fmt, path::PathBuf, str::FromStr};
+use std::{fmt, path::PathBuf, str::FromStr};
+
+use six_bench_support::options::{OptionSpec, Options, Request, usage_of};
 
 /// Which loads to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,13 +119,6 @@ pub struct Settings {
     pub work_dir: PathBuf,
 }
 
-/// One option: its command-line flag, its variable, and what it means.
-struct OptionSpec {
-    flag: &'static str,
-    variable: &'static str,
-    help: &'static str,
-}
-
 const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         flag: "--rows",
@@ -172,28 +167,13 @@ const OPTIONS: &[OptionSpec] = &[
     },
 ];
 
-/// What the command line asked for.
-#[derive(Debug)]
-pub enum Request {
-    /// Run with these settings.
-    Run(Settings),
-    /// Print the usage.
-    Help,
-}
-
 /// The usage text.
 pub fn usage() -> String {
-    let mut text = String::from(
-        "usage: import-throughput [OPTION VALUE]...\n\
-         each option can also be set with its variable; the option wins\n\n",
-    );
-    for option in OPTIONS {
-        text.push_str(&format!(
-            "  {:<18} {:<22} {}\n",
-            option.flag, option.variable, option.help
-        ));
-    }
-    text
+    usage_of(
+        "import-throughput",
+        "Rows per second and peak memory of the importer service, psql \\copy and pgloader.",
+        OPTIONS,
+    )
 }
 
 impl Settings {
@@ -201,46 +181,20 @@ impl Settings {
     pub fn parse(
         args: &[String],
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Request, String> {
-        let mut values: HashMap<&'static str, String> = HashMap::new();
-        for (name, value) in env {
-            if let Some(option) = OPTIONS.iter().find(|option| option.variable == name) {
-                values.insert(option.flag, value);
-            }
-        }
-        let mut words = args.iter();
-        while let Some(word) = words.next() {
-            if matches!(word.as_str(), "-h" | "--help" | "help") {
-                return Ok(Request::Help);
-            }
-            let (flag, inline) = match word.split_once('=') {
-                Some((flag, value)) => (flag, Some(value.to_owned())),
-                None => (word.as_str(), None),
-            };
-            let Some(option) = OPTIONS.iter().find(|option| option.flag == flag) else {
-                return Err(format!("unknown option `{word}`"));
-            };
-            let value = match inline {
-                Some(value) => value,
-                None => words
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| format!("{flag} expects a value"))?,
-            };
-            values.insert(option.flag, value);
-        }
-
-        let path = |flag: &str| values.get(flag).map(|text| PathBuf::from(text.trim()));
+    ) -> Result<Request<Self>, String> {
+        let Some(options) = Options::read(OPTIONS, args, env)? else {
+            return Ok(Request::Help);
+        };
         let settings = Settings {
-            rows: value(&values, "--rows", 1_000_000)?,
-            sizes: value(&values, "--sizes", NumberList(vec![250_000]))?.0,
-            chunk_rows: value(&values, "--chunk-rows", NumberList::default())?.0,
-            seed: value(&values, "--seed", 1)?,
-            phases: value(&values, "--phases", Phases::all())?,
-            importer_binary: path("--importer-binary"),
-            psql: path("--psql"),
-            pgloader: path("--pgloader").unwrap_or_else(|| PathBuf::from("pgloader")),
-            work_dir: path("--work-dir").unwrap_or_else(std::env::temp_dir),
+            rows: options.get_or("--rows", 1_000_000)?,
+            sizes: options.get_or("--sizes", NumberList(vec![250_000]))?.0,
+            chunk_rows: options.get_or("--chunk-rows", NumberList::default())?.0,
+            seed: options.get_or("--seed", 1)?,
+            phases: options.get_or("--phases", Phases::all())?,
+            importer_binary: options.get("--importer-binary")?,
+            psql: options.get("--psql")?,
+            pgloader: options.get_or("--pgloader", PathBuf::from("pgloader"))?,
+            work_dir: options.get_or("--work-dir", std::env::temp_dir())?,
         };
         if settings.rows == 0 || settings.sizes.contains(&0) || settings.chunk_rows.contains(&0) {
             return Err("row counts and chunk sizes must be greater than zero".to_owned());
@@ -325,23 +279,6 @@ impl fmt::Display for Settings {
     }
 }
 
-fn value<T: FromStr>(
-    values: &HashMap<&'static str, String>,
-    flag: &str,
-    default: T,
-) -> Result<T, String>
-where
-    T::Err: fmt::Display,
-{
-    match values.get(flag) {
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|error| format!("{flag} `{text}`: {error}")),
-        None => Ok(default),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,7 +287,7 @@ mod tests {
         words.iter().map(|word| (*word).to_owned()).collect()
     }
 
-    fn run(request: Result<Request, String>) -> Settings {
+    fn run(request: Result<Request<Settings>, String>) -> Settings {
         match request {
             Ok(Request::Run(settings)) => settings,
             other => panic!("expected settings, got {other:?}"),

@@ -5,48 +5,24 @@
 
 use std::process::ExitCode;
 
-use six_bench_auth::{
-    session::{self, CPU_SPLIT, settings::Settings},
-    settings::Request,
-};
+use six_bench_auth::session::{self, CPU_SPLIT, settings::Settings};
+use six_bench_support::cli;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let settings = match Settings::parse(&args, std::env::vars()) {
-        Ok(Request::Run(settings)) => settings,
-        Ok(Request::Help) => {
-            print!("{}", session::settings::usage());
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!("session-load: {error}\n{}", session::settings::usage());
-            return ExitCode::from(2);
-        }
+    let settings = match cli::settings("session-load", Settings::parse, session::settings::usage) {
+        Ok(settings) => settings,
+        Err(exit) => return exit,
     };
     // One named thread for the load client: the service under test runs on its own
     // runtime in this process, and the CPU report tells the two apart by name.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime
         .worker_threads(1)
-        .thread_name(CPU_SPLIT.client_threads)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("session-load: no async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+        .thread_name(CPU_SPLIT.client_threads);
     // Spawned, so the run is on the named worker, not on this thread.
-    match runtime.block_on(async { tokio::spawn(session::run(settings)).await }) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(error)) => {
-            eprintln!("session-load: {error:#}");
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("session-load: the run panicked (see above): {error}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::run("session-load", runtime, async {
+        tokio::spawn(session::run(settings))
+            .await
+            .map_err(|error| anyhow::anyhow!("the run panicked (see above): {error}"))?
+    })
 }

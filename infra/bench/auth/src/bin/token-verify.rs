@@ -9,43 +9,24 @@ use std::process::ExitCode;
 use anyhow::Context;
 use six_bench_auth::{
     phases, report,
-    settings::{self, Request, Settings},
+    settings::{self, Settings},
     tokens,
 };
+use six_bench_support::cli;
 use six_kit::{auth::TokenVerifier, testing::TestIssuer};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let settings = match Settings::parse(&args, std::env::vars()) {
-        Ok(Request::Run(settings)) => settings,
-        Ok(Request::Help) => {
-            print!("{}", settings::usage());
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!("token-verify: {error}\n{}", settings::usage());
-            return ExitCode::from(2);
-        }
+    let settings = match cli::settings("token-verify", Settings::parse, settings::usage) {
+        Ok(settings) => settings,
+        Err(exit) => return exit,
     };
     // One thread: the timed loops, the issuer serving the key set once, and the
     // verifier's idle refresh task all share it, so every figure is one core's.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("token-verify: no async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("token-verify: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::run(
+        "token-verify",
+        tokio::runtime::Builder::new_current_thread(),
+        run(settings),
+    )
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@
 
 use std::{fmt, str::FromStr, time::Duration};
 
-use crate::settings::{OptionSpec, Options, Request, usage_of};
+use six_bench_support::options::{OptionSpec, Options, Request, usage_of};
 
 /// Which parts of the benchmark to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,23 +8,15 @@ use anyhow::Context;
 use six_bench_bus::{
     at_rest, ceiling, database, end_to_end, meter, report,
     sample::RawMessage,
-    settings::{self, Request, Settings},
+    settings::{self, Settings},
 };
-use six_bench_support::cpu;
+use six_bench_support::{cli, cpu};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let settings = match Settings::parse(&args, std::env::vars()) {
-        Ok(Request::Run(settings)) => settings,
-        Ok(Request::Help) => {
-            print!("{}", settings::usage());
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!("bus-throughput: {error}\n{}", settings::usage());
-            return ExitCode::from(2);
-        }
+    let settings = match cli::settings("bus-throughput", Settings::parse, settings::usage) {
+        Ok(settings) => settings,
+        Err(exit) => return exit,
     };
     // The bus logs what goes wrong (lost connections, failed batches) on stderr.
     tracing_subscriber::fmt()
@@ -33,20 +25,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("bus-throughput: no async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("bus-throughput: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::run(
+        "bus-throughput",
+        tokio::runtime::Builder::new_multi_thread(),
+        run(settings),
+    )
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

@@ -15,9 +15,9 @@ use six_bench_importer::{
     generate, importer_run,
     importer_run::ImporterFigures,
     plain, report,
-    settings::{self, Request, Settings},
+    settings::{self, Settings},
 };
-use six_bench_support::cpu;
+use six_bench_support::{cli, cpu};
 use six_kit::testing::TestIssuer;
 use sqlx::{Connection, PgConnection};
 
@@ -25,32 +25,15 @@ use sqlx::{Connection, PgConnection};
 const SETTLE: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let settings = match Settings::parse(&args, std::env::vars()) {
-        Ok(Request::Run(settings)) => settings,
-        Ok(Request::Help) => {
-            print!("{}", settings::usage());
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            eprintln!("import-throughput: {error}\n{}", settings::usage());
-            return ExitCode::from(2);
-        }
+    let settings = match cli::settings("import-throughput", Settings::parse, settings::usage) {
+        Ok(settings) => settings,
+        Err(exit) => return exit,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("import-throughput: no async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("import-throughput: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::run(
+        "import-throughput",
+        tokio::runtime::Builder::new_multi_thread(),
+        run(settings),
+    )
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
