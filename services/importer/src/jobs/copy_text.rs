@@ -10,12 +10,11 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// A `COPY` payload being built, one row at a time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CopyText {
     data: String,
     /// Whether the next field starts a row (no tab before it).
     row_start: bool,
-    rows: u64,
 }
 
 impl CopyText {
@@ -24,7 +23,6 @@ impl CopyText {
         Self {
             data: String::new(),
             row_start: true,
-            rows: 0,
         }
     }
 
@@ -101,7 +99,6 @@ impl CopyText {
     pub fn end_row(&mut self) {
         self.data.push('\n');
         self.row_start = true;
-        self.rows += 1;
     }
 
     /// Runs `statement` (a `COPY table (columns) FROM STDIN`) with the rows;
@@ -111,7 +108,7 @@ impl CopyText {
         connection: &mut PgConnection,
         statement: &str,
     ) -> sqlx::Result<u64> {
-        if self.rows == 0 {
+        if self.data.is_empty() {
             return Ok(0);
         }
         let mut copy = connection.copy_in_raw(statement).await?;

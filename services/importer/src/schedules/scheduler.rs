@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Cron, Source, store};
+use super::{Cron, store};
 use crate::{
     jobs::{
         self,
@@ -125,14 +125,11 @@ impl Scheduler {
                 None
             } else {
                 let import_id = Uuid::now_v7();
-                let file_name = self
-                    .file_name(schedule.schedule_id, &mut transaction)
-                    .await?;
                 jobs::store::queue_scheduled_run(
                     &mut transaction,
                     schedule.schedule_id,
                     import_id,
-                    file_name.as_deref(),
+                    schedule.run_file_name().as_deref(),
                 )
                 .await?;
                 queued += 1;
@@ -146,28 +143,6 @@ impl Scheduler {
             self.wakers.runners.notify_waiters();
         }
         Ok(due.len())
-    }
-
-    /// The file name a run's job shows: the schedule's name, else the last
-    /// segment of its source.
-    async fn file_name(
-        &self,
-        schedule_id: Uuid,
-        connection: &mut sqlx::PgConnection,
-    ) -> Result<Option<String>, sqlx::Error> {
-        let (name, url, provider, path): (
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        ) = sqlx::query_as(
-            "SELECT name, source_url, source_provider, source_path FROM import_schedules \
-                 WHERE schedule_id = $1",
-        )
-        .bind(schedule_id)
-        .fetch_one(connection)
-        .await?;
-        Ok(name.or_else(|| Source::from_columns(url, provider, path)?.file_name()))
     }
 
     /// Sends owed heartbeats, one transaction each (a slow heartbeat URL holds

@@ -233,8 +233,31 @@ pub struct DueSchedule {
     pub owner_id: Uuid,
     /// When it runs.
     pub cron: String,
+    /// Its name, if any.
+    pub name: Option<String>,
+    /// Its source's columns (see [`Source::from_columns`]).
+    pub source_url: Option<String>,
+    /// See `source_url`.
+    pub source_provider: Option<String>,
+    /// See `source_url`.
+    pub source_path: Option<String>,
     /// Whether its previous run is still queued or running.
     pub busy: bool,
+}
+
+impl DueSchedule {
+    /// The file name its run's job shows: the schedule's name, else the last
+    /// segment of its source.
+    pub fn run_file_name(&self) -> Option<String> {
+        self.name.clone().or_else(|| {
+            Source::from_columns(
+                self.source_url.clone(),
+                self.source_provider.clone(),
+                self.source_path.clone(),
+            )?
+            .file_name()
+        })
+    }
 }
 
 /// Locks up to `limit` due schedules that no other scheduler holds.
@@ -243,7 +266,8 @@ pub async fn take_due(
     limit: i64,
 ) -> Result<Vec<DueSchedule>, sqlx::Error> {
     sqlx::query_as::<_, DueSchedule>(
-        "SELECT s.schedule_id, s.owner_id, s.cron, EXISTS ( \
+        "SELECT s.schedule_id, s.owner_id, s.cron, s.name, s.source_url, s.source_provider, \
+             s.source_path, EXISTS ( \
              SELECT 1 FROM import_jobs j \
              WHERE j.schedule_id = s.schedule_id AND j.state IN ('queued', 'running')) AS busy \
          FROM import_schedules s WHERE s.next_run_at <= now() \
