@@ -11,6 +11,8 @@
 
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
+use six_events::importer::ImportedContact;
+use uuid::Uuid;
 
 use crate::{
     formats::{ColumnMap, Field},
@@ -74,6 +76,23 @@ pub struct ContactFields {
 }
 
 impl ContactFields {
+    /// The contact as the `contacts.imported` event carries it, under `contact_id`.
+    pub fn into_imported(self, contact_id: Uuid) -> ImportedContact {
+        ImportedContact {
+            contact_id,
+            full_name: self.full_name,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            emails: self.emails,
+            phones: self.phones,
+            company: self.company,
+            title: self.title,
+            location: self.location,
+            profile_url: self.profile_url,
+            connected_on: self.connected_on,
+        }
+    }
+
     /// What makes another row the same contact for the same owner: each e-mail
     /// (`email:…`) and the profile URL (`url:…`); a contact with neither is
     /// identified by everything it holds (`row:` and a SHA-256), so only an

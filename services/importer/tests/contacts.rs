@@ -102,6 +102,15 @@ async fn a_contact_is_shown_to_its_owner_only_and_deleting_it_is_announced() {
         contact["import_id"].as_str(),
         "ordered after the import's batches"
     );
+
+    importer
+        .import(owner, "", fixture("linkedin/Connections.csv"))
+        .await;
+    assert_eq!(
+        importer.contacts_of(owner).await,
+        7,
+        "the deleted contact's identities went with it: importing again brings it back, and only it"
+    );
 }
 
 #[tokio::test]

@@ -136,6 +136,40 @@ async fn uploading_the_same_file_twice_adds_no_contact() {
 }
 
 #[tokio::test]
+async fn rows_known_from_an_earlier_import_are_duplicates_whatever_chunk_they_fall_in() {
+    // Chunks of two rows: new rows only, a known row with a new one, and a row
+    // repeated within its chunk, so the optimistic insert of identities and the
+    // lookup the job turns to after it each meet known and new rows.
+    let importer = Importer::start_with(&[("IMPORTER_CHUNK_ROWS", "2")]).await;
+    let owner = Uuid::now_v7();
+    let file = |slugs: &[&str]| {
+        let mut text =
+            String::from("First Name,Last Name,URL,Email Address,Company,Position,Connected On\n");
+        for slug in slugs {
+            text.push_str(&format!(
+                "{slug},Person,https://www.linkedin.com/in/{slug},,,,\n"
+            ));
+        }
+        text.into_bytes()
+    };
+    let first = importer.import(owner, "", file(&["ann", "bob"])).await;
+
+    let second = importer
+        .import(
+            owner,
+            "",
+            file(&["cat", "dan", "ann", "eve", "bob", "fay", "gus", "gus"]),
+        )
+        .await;
+
+    assert_eq!(first["contacts_accepted"], 2, "{first}");
+    assert_eq!(second["state"], "completed", "{second}");
+    assert_eq!(second["contacts_accepted"], 5, "{second}");
+    assert_eq!(second["duplicates"], 3, "{second}");
+    assert_eq!(importer.contacts_of(owner).await, 7);
+}
+
+#[tokio::test]
 async fn another_users_job_and_report_are_not_found() {
     let importer = Importer::start().await;
     let owner = Uuid::now_v7();

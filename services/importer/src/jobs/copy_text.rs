@@ -68,7 +68,9 @@ impl CopyText {
         match value {
             Some(date) => {
                 self.separate();
-                let _ = write!(self.data, "{}", date.format("%Y-%m-%d"));
+                // `Display` is ISO 8601 (`2024-01-31`), as `%Y-%m-%d` without
+                // parsing a format string per row.
+                let _ = write!(self.data, "{date}");
                 self
             }
             None => self.null(),
@@ -83,12 +85,11 @@ impl CopyText {
                 literal.push(',');
             }
             literal.push('"');
-            for character in value.chars() {
-                if matches!(character, '"' | '\\') {
-                    literal.push('\\');
-                }
-                literal.push(character);
-            }
+            push_escaped(&mut literal, value, |byte| match byte {
+                b'"' => Some("\\\""),
+                b'\\' => Some("\\\\"),
+                _ => None,
+            });
             literal.push('"');
         }
         literal.push('}');
@@ -123,15 +124,29 @@ impl CopyText {
 
 /// Appends `value` with COPY's text-format escapes.
 fn escape_into(out: &mut String, value: &str) {
-    for character in value.chars() {
-        match character {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            other => out.push(other),
+    push_escaped(out, value, |byte| match byte {
+        b'\\' => Some("\\\\"),
+        b'\t' => Some("\\t"),
+        b'\n' => Some("\\n"),
+        b'\r' => Some("\\r"),
+        _ => None,
+    });
+}
+
+/// Appends `value`, with `escape(byte)` in place of each (ASCII) byte it names
+/// and the runs between them copied whole: most cells have nothing to escape.
+fn push_escaped(out: &mut String, value: &str, escape: impl Fn(u8) -> Option<&'static str>) {
+    let mut plain_from = 0;
+    for (index, byte) in value.bytes().enumerate() {
+        if let Some(escaped) = escape(byte) {
+            // An ASCII byte is never inside a multi-byte character: the slices
+            // end on character boundaries.
+            out.push_str(&value[plain_from..index]);
+            out.push_str(escaped);
+            plain_from = index + 1;
         }
     }
+    out.push_str(&value[plain_from..]);
 }
 
 #[cfg(test)]

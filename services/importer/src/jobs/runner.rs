@@ -2,8 +2,9 @@
 //!
 //! A runner claims the oldest queued job, or a running one whose lease ran out
 //! (its instance died), for `IMPORTER_JOB_LEASE_MS`, renewed while it works. The
-//! upload is read on a blocking thread; chunks come back over a channel of one,
-//! so reading waits while a chunk commits and memory holds at most two chunks.
+//! upload is read on a blocking thread, which also prepares each chunk for
+//! writing (`writer::PreparedChunk`); chunks come back over a channel of one, so
+//! reading waits while a chunk commits and memory holds at most two chunks.
 //!
 //! A resumed job goes on after the rows of its committed chunks; its upload must
 //! still be on this instance's spool volume, or the job fails saying so. Every job
@@ -25,9 +26,9 @@ use uuid::Uuid;
 
 use super::{
     fetch::Fetcher,
-    pipeline::{self, Chunk, ReadError, ReadLimits},
+    pipeline::{self, ReadError, ReadLimits},
     store::{self, ClaimedJob},
-    writer::{self, ChunkOutcome},
+    writer::{self, ChunkOutcome, DuplicateCheck, PreparedChunk},
 };
 use crate::{
     formats::{Field, Requested},
@@ -203,13 +204,17 @@ impl Runner {
             chunk_rows: self.settings.chunk_rows,
         };
         let skip_rows = u64::try_from(job.rows_read).unwrap_or_default();
-        let (chunks, mut received) = mpsc::channel::<Chunk>(1);
+        let (chunks, mut received) = mpsc::channel::<PreparedChunk>(1);
+        let (import_id, owner_id) = (job.import_id, job.owner_id);
         let reading = tokio::task::spawn_blocking(move || {
             pipeline::read_upload(&path, &requested, &rules, &limits, skip_rows, |chunk| {
-                chunks.blocking_send(chunk).map_err(|_| pipeline::Halted)
+                chunks
+                    .blocking_send(PreparedChunk::new(import_id, owner_id, chunk))
+                    .map_err(|_| pipeline::Halted)
             })
         });
         let mut cancelled = false;
+        let mut duplicate_check = DuplicateCheck::Optimistic;
         loop {
             let chunk = tokio::select! {
                 () = stop.cancelled() => return Ending::Abandoned,
@@ -217,7 +222,7 @@ impl Runner {
                 chunk = received.recv() => chunk,
             };
             let Some(chunk) = chunk else { break };
-            match self.commit_chunk(job, chunk).await {
+            match self.commit_chunk(chunk, &mut duplicate_check).await {
                 Ok(ChunkOutcome::Committed) => {}
                 Ok(ChunkOutcome::CancelRequested) => {
                     cancelled = true;
@@ -285,12 +290,11 @@ impl Runner {
 
     async fn commit_chunk(
         &self,
-        job: &ClaimedJob,
-        chunk: Chunk,
+        chunk: PreparedChunk,
+        duplicate_check: &mut DuplicateCheck,
     ) -> Result<ChunkOutcome, writer::WriteError> {
         let mut transaction = self.pool.begin().await?;
-        let outcome =
-            writer::write_chunk(&mut transaction, job.import_id, job.owner_id, chunk).await?;
+        let outcome = writer::write_chunk(&mut transaction, chunk, duplicate_check).await?;
         if outcome == ChunkOutcome::Committed {
             transaction.commit().await?;
         }

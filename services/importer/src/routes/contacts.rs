@@ -129,22 +129,27 @@ async fn delete(
 ) -> Result<StatusCode, Problem> {
     let contact_id = path_id(&raw_id)?;
     let mut transaction = state.pool.begin().await.map_err(Problem::internal)?;
-    let deleted: Option<Uuid> = sqlx::query_scalar(
-        "DELETE FROM contacts WHERE contact_id = $1 AND owner_id = $2 RETURNING import_id",
+    let deleted: Option<(Uuid, Vec<String>)> = sqlx::query_as(
+        "DELETE FROM contacts WHERE contact_id = $1 AND owner_id = $2 RETURNING import_id, identities",
     )
     .bind(contact_id)
     .bind(user.user_id)
     .fetch_optional(&mut *transaction)
     .await
     .map_err(Problem::internal)?;
-    let Some(import_id) = deleted else {
+    let Some((import_id, identities)) = deleted else {
         return Err(Problem::not_found());
     };
-    sqlx::query("DELETE FROM contact_identities WHERE contact_id = $1")
-        .bind(contact_id)
-        .execute(&mut *transaction)
-        .await
-        .map_err(Problem::internal)?;
+    sqlx::query(
+        "DELETE FROM contact_identities \
+         WHERE owner_id = $1 AND identity = ANY($2) AND contact_id = $3",
+    )
+    .bind(user.user_id)
+    .bind(&identities)
+    .bind(contact_id)
+    .execute(&mut *transaction)
+    .await
+    .map_err(Problem::internal)?;
     six_bus::publish(
         &mut transaction,
         Envelope::new(ContactDeleted {
