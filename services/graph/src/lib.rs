@@ -1,0 +1,59 @@
+//! The graph service: who knows whom, and how the people a user asks about are
+//! connected to them.
+
+mod consumers;
+pub mod identity;
+pub mod network;
+mod routes;
+mod settings;
+pub mod store;
+
+use std::sync::{Arc, LazyLock};
+
+use six_kit::{
+    Parts, Resources, Service,
+    auth::TokenVerifier,
+    config::{ConfigError, Env},
+    service::BuildError,
+};
+use sqlx::migrate::Migrator;
+
+pub use settings::Settings;
+use store::PostgresGraph;
+
+/// The service's own migrations (the outbox and inbox come from `six-bus`).
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| sqlx::migrate!("./migrations"));
+
+/// The graph service.
+pub struct App;
+
+impl Service for App {
+    const NAME: &'static str = "graph";
+    type Settings = Settings;
+    type Handler = consumers::Projection<PostgresGraph>;
+
+    fn settings(env: &Env) -> Result<Self::Settings, ConfigError> {
+        Settings::from_env(env)
+    }
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    async fn build(
+        resources: Resources,
+        settings: Settings,
+    ) -> Result<Parts<Self::Handler>, BuildError> {
+        let verifier = TokenVerifier::start(settings.auth.clone()).await?;
+        let store = Arc::new(PostgresGraph::new(resources.pool));
+        let routes = routes::network::router(routes::AppState {
+            store: Arc::clone(&store),
+            limits: settings.limits,
+            verifier,
+        });
+        Ok(Parts {
+            routes,
+            handler: Some(consumers::Projection::new(store)),
+        })
+    }
+}

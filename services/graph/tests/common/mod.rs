@@ -1,0 +1,152 @@
+//! What the black-box tests share: the real binary (with a test token issuer), a
+//! graph service in-process, and events published as other services would.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::{
+    process::{Child, Command, ExitStatus},
+    time::Duration,
+};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use six_events::{Envelope, EventData, auth::UserRegistered};
+use six_kit::testing::{TestApp, TestIssuer};
+use six_testkit::{TestDatabase, TestVhost, wait_until};
+use uuid::Uuid;
+
+/// The binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_graph");
+
+/// A command running the binary with `args` on the test's database and vhost,
+/// verifying tokens of `issuer`.
+pub fn service(
+    database: &TestDatabase,
+    vhost: &TestVhost,
+    issuer: &TestIssuer,
+    args: &[&str],
+) -> Command {
+    let mut service = Command::new(BINARY);
+    service
+        .args(args)
+        .env("DATABASE_URL", database.url())
+        .env("AMQP_URL", vhost.amqp_url())
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
+        .env("SHUTDOWN_DRAIN_TIMEOUT_MS", "15000")
+        .env("LOG_LEVEL", "warn")
+        .envs(issuer.env_vars());
+    service
+}
+
+/// A running `serve` process, killed if the test ends without stopping it.
+pub struct Serving(Child);
+
+impl Serving {
+    /// Starts `serve` on the test's database and vhost.
+    pub fn start(database: &TestDatabase, vhost: &TestVhost, issuer: &TestIssuer) -> Self {
+        Self(
+            service(database, vhost, issuer, &["serve"])
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, with a deadline.
+    pub async fn terminate(mut self, deadline: Duration) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let mut status = None;
+        wait_until(deadline, "the service to exit", || {
+            status = self.0.try_wait().unwrap();
+            std::future::ready(status.is_some())
+        })
+        .await;
+        status.unwrap()
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Runs a command of the binary to completion and returns what it printed.
+pub fn run(
+    database: &TestDatabase,
+    vhost: &TestVhost,
+    issuer: &TestIssuer,
+    args: &[&str],
+) -> String {
+    let output = service(database, vhost, issuer, args).output().unwrap();
+    assert!(output.status.success(), "{args:?} failed: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A registration event for `user_id`.
+pub fn registered(user_id: Uuid, display_name: &str) -> Envelope<UserRegistered> {
+    Envelope::new(UserRegistered {
+        user_id,
+        email: format!("{user_id}@example.org"),
+        display_name: display_name.to_owned(),
+        registered_at: chrono::Utc::now(),
+    })
+}
+
+/// A graph service in-process and the issuer of its users' tokens.
+pub struct GraphService {
+    pub app: TestApp,
+    pub issuer: TestIssuer,
+}
+
+impl GraphService {
+    pub async fn start() -> Self {
+        let issuer = TestIssuer::start().await;
+        let vars = issuer.env_vars();
+        let vars: Vec<(&str, &str)> = vars
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let app = TestApp::spawn_with::<graph::App>(&vars).await;
+        Self { app, issuer }
+    }
+
+    /// Publishes `event` through the graph's own outbox: the relay sends it to the
+    /// exchange, and the graph's queue gets it as from another service.
+    pub async fn publish<T: EventData>(&self, event: Envelope<T>) {
+        let mut transaction = self.app.pool().begin().await.expect("a transaction");
+        six_bus::publish(&mut transaction, event)
+            .await
+            .expect("the event is written to the outbox");
+        transaction.commit().await.expect("the outbox row commits");
+    }
+
+    /// `GET path` as `user`; the status and the JSON body.
+    pub async fn get(&self, user: Uuid, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .app
+            .client()
+            .get(self.app.url(path))
+            .bearer_auth(self.issuer.user_token(user))
+            .send()
+            .await
+            .expect("the graph answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A count from the graph's database.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.app.pool())
+            .await
+            .expect("the count runs")
+    }
+}
