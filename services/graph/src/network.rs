@@ -194,6 +194,26 @@ impl<'a, S: GraphStore> Walk<'a, S> {
         Ok(reached)
     }
 
+    /// The edges the viewer may cross next to the persons of `first` (one step
+    /// from the viewer): where the second degree is found.
+    async fn around(&mut self, first: &HashMap<Uuid, bool>) -> Result<Vec<Adjacent>, NetworkError> {
+        let frontier: Frontier = first
+            .iter()
+            .map(|(person, flag)| (*person, *flag))
+            .collect();
+        self.expand(&frontier).await
+    }
+
+    /// Whether `person` is a discoverable user (whose own entries may be crossed).
+    async fn is_discoverable(&self, person: Uuid) -> Result<bool, NetworkError> {
+        Ok(self
+            .store
+            .describe(&[person])
+            .await?
+            .get(&person)
+            .is_some_and(|facts| facts.discoverable))
+    }
+
     /// Shows `persons` with names the viewer may see; `target` is shown as such, and
     /// `named_by` gives, for a target known only from a discoverable user's entry,
     /// that user's person.
@@ -274,11 +294,7 @@ pub async fn path<S: GraphStore>(
         let chain = walk.show(&[me], None).await?;
         return Ok(PathAnswer::Connected { chain });
     }
-    let target_discoverable = store
-        .describe(&[target])
-        .await?
-        .get(&target)
-        .is_some_and(|facts| facts.discoverable);
+    let target_discoverable = walk.is_discoverable(target).await?;
 
     // Each side: distance from its end, the step it came from, its frontier.
     let mut sides = [Side::new(me, false), Side::new(target, target_discoverable)];
@@ -372,11 +388,7 @@ pub async fn mutuals<S: GraphStore>(
     let other = store.resolve(other).await?.unwrap_or_else(Uuid::nil);
     let mut walk = Walk::new(store, viewer, limits);
     let mine = walk.first_degree().await?;
-    let other_discoverable = store
-        .describe(&[other])
-        .await?
-        .get(&other)
-        .is_some_and(|facts| facts.discoverable);
+    let other_discoverable = walk.is_discoverable(other).await?;
     let theirs = walk.expand(&[(other, other_discoverable)]).await?;
     walk.count(theirs.len())?;
     let mut common: Vec<Uuid> = theirs
@@ -402,11 +414,7 @@ pub async fn suggestions<S: GraphStore>(
 ) -> Result<Vec<Suggestion>, NetworkError> {
     let mut walk = Walk::new(store, viewer, limits);
     let first = walk.first_degree().await?;
-    let frontier: Frontier = first
-        .iter()
-        .map(|(person, flag)| (*person, *flag))
-        .collect();
-    let edges = walk.expand(&frontier).await?;
+    let edges = walk.around(&first).await?;
     let mut mutual: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
     for edge in edges {
         let known = edge.to == viewer.person_id
@@ -480,11 +488,7 @@ pub async fn ego<S: GraphStore>(
     let mut walk = Walk::new(store, viewer, limits);
     let me = viewer.person_id;
     let first = walk.first_degree().await?;
-    let frontier: Frontier = first
-        .iter()
-        .map(|(person, flag)| (*person, *flag))
-        .collect();
-    let edges = walk.expand(&frontier).await?;
+    let edges = walk.around(&first).await?;
     let mut second: HashMap<Uuid, usize> = HashMap::new();
     for edge in &edges {
         if edge.to != me && !first.contains_key(&edge.to) && edge.to_discoverable {

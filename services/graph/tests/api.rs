@@ -2,6 +2,7 @@
 //! questions over HTTP, `graph.contact.joined.v1` out.
 
 mod common;
+mod conformance;
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use six_events::{
     auth::UserRegistered,
     derived_event_id,
     graph::{ContactJoined, MatchKey},
-    importer::{ContactsImported, ImportedContact},
+    importer::ContactsImported,
 };
 use six_testkit::wait_until;
 use uuid::Uuid;
@@ -47,19 +48,7 @@ fn batch(owner_id: Uuid, contacts: &[(&str, &str)]) -> Envelope<ContactsImported
         batch_seq: 0,
         contacts: contacts
             .iter()
-            .map(|(name, email)| ImportedContact {
-                contact_id: Uuid::now_v7(),
-                full_name: (*name).to_owned(),
-                first_name: None,
-                last_name: None,
-                emails: vec![(*email).to_owned()],
-                phones: Vec::new(),
-                company: None,
-                title: None,
-                location: None,
-                profile_url: None,
-                connected_on: None,
-            })
+            .map(|(name, email)| conformance::contact(name, email))
             .collect(),
     })
 }

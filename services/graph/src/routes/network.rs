@@ -60,6 +60,34 @@ fn invalid(field: &str, code: &str, message: impl Into<String>) -> Problem {
     }])
 }
 
+/// A whole-number parameter: `default` when absent, else a value of `range`, or a
+/// 422 naming `field` with `code`.
+fn whole_number<T>(
+    raw: Option<&str>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    (field, code): (&str, &str),
+) -> Result<T, Problem>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<T>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(invalid(
+            field,
+            code,
+            format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
 fn target(params: &TargetParams) -> Result<Target, Problem> {
     let id = |field: &str, raw: &str| {
         Uuid::parse_str(raw.trim()).map_err(|_| invalid(field, "invalid_id", "must be a UUID"))
@@ -122,19 +150,12 @@ async fn path(
     Query(params): Query<TargetParams>,
 ) -> Result<Json<PathBody>, Problem> {
     let target = target(&params)?;
-    let max_hops = match params.max_hops.as_deref().map(str::trim) {
-        None => MAX_HOPS,
-        Some(raw) => match raw.parse::<u8>() {
-            Ok(hops) if (1..=MAX_HOPS).contains(&hops) => hops,
-            _ => {
-                return Err(invalid(
-                    "max_hops",
-                    "invalid_max_hops",
-                    format!("must be a whole number from 1 to {MAX_HOPS}"),
-                ));
-            }
-        },
-    };
+    let max_hops = whole_number(
+        params.max_hops.as_deref(),
+        MAX_HOPS,
+        1..=MAX_HOPS,
+        ("max_hops", "invalid_max_hops"),
+    )?;
     let answer = match viewer(&state, user).await? {
         Some(viewer) => network::path(&*state.store, &viewer, &target, max_hops, state.limits)
             .await
@@ -195,19 +216,12 @@ async fn suggestions(
     user: CurrentUser,
     Query(params): Query<SuggestionParams>,
 ) -> Result<Json<SuggestionsBody>, Problem> {
-    let limit = match params.limit.as_deref().map(str::trim) {
-        None => DEFAULT_SUGGESTIONS,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(limit) if (1..=MAX_SUGGESTIONS).contains(&limit) => limit,
-            _ => {
-                return Err(invalid(
-                    "limit",
-                    "invalid_limit",
-                    format!("must be between 1 and {MAX_SUGGESTIONS}"),
-                ));
-            }
-        },
-    };
+    let limit = whole_number(
+        params.limit.as_deref(),
+        DEFAULT_SUGGESTIONS,
+        1..=MAX_SUGGESTIONS,
+        ("limit", "invalid_limit"),
+    )?;
     let suggestions = match viewer(&state, user).await? {
         Some(viewer) => network::suggestions(&*state.store, &viewer, limit, state.limits)
             .await

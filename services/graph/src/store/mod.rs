@@ -46,7 +46,7 @@ pub enum Target {
 }
 
 /// The requesting user's own place in the graph.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Viewer {
     pub person_id: Uuid,
     /// The persons of the viewer's contact entries, with the viewer's name for each

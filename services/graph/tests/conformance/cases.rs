@@ -87,7 +87,6 @@ pub async fn the_shortest_path_is_returned<S: GraphStore>(graph: &Graph<S>) {
     let answer = graph.path(me, &email("zoe@x.org"), 6).await;
 
     assert_eq!(names(&answer), Some(vec!["Me", "Cat", "zoe"]));
-    let _ = ben;
 }
 
 /// Edges are crossed in both directions: Ann imported me, so I reach Ann's
@@ -559,15 +558,12 @@ pub async fn mutual_connections_are_the_people_both_know<S: GraphStore>(graph: &
     graph.import(ben, vec![contact("zoe", "zoe@x.org")]).await;
     graph.import(cat, vec![contact("zoe", "zoe@x.org")]).await;
 
-    let mutuals: Vec<String> = graph
+    let mutuals: HashSet<String> = graph
         .mutuals(me, &email("zoe@x.org"))
         .await
         .into_iter()
         .map(|p| p.name)
-        .collect::<HashSet<_>>()
-        .into_iter()
         .collect();
-    let mutuals: HashSet<String> = mutuals.into_iter().collect();
     assert_eq!(
         mutuals,
         HashSet::from(["Ann".to_owned(), "Ben".to_owned()]),
