@@ -18,8 +18,8 @@ use six_kit::{
 };
 use sqlx::migrate::Migrator;
 
-pub use settings::Settings;
-use store::PostgresGraph;
+pub use settings::{Settings, StoreSettings};
+use store::{Backend, Neo4jGraph, PostgresGraph};
 
 /// The service's own migrations (the outbox and inbox come from `six-bus`).
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| sqlx::migrate!("./migrations"));
@@ -30,7 +30,7 @@ pub struct App;
 impl Service for App {
     const NAME: &'static str = "graph";
     type Settings = Settings;
-    type Handler = consumers::Projection<PostgresGraph>;
+    type Handler = consumers::Projection<Backend>;
 
     fn settings(env: &Env) -> Result<Self::Settings, ConfigError> {
         Settings::from_env(env)
@@ -45,7 +45,14 @@ impl Service for App {
         settings: Settings,
     ) -> Result<Parts<Self::Handler>, BuildError> {
         let verifier = TokenVerifier::start(settings.auth.clone()).await?;
-        let store = Arc::new(PostgresGraph::new(resources.pool));
+        let store = Arc::new(match &settings.store {
+            StoreSettings::Postgres => Backend::Postgres(PostgresGraph::new(resources.pool)),
+            StoreSettings::Neo4j(config) => Backend::Neo4j(
+                Neo4jGraph::connect(config)
+                    .await
+                    .map_err(|error| format!("neo4j at {}: {error}", config.uri))?,
+            ),
+        });
         let routes = routes::network::router(routes::AppState {
             store: Arc::clone(&store),
             limits: settings.limits,

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use six_kit::auth::TokenVerifier;
 
-use crate::{network::Limits, store::PostgresGraph};
+use crate::{network::Limits, store::Backend};
 
 pub mod network;
 
 /// What every route shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<PostgresGraph>,
+    pub store: Arc<Backend>,
     pub limits: Limits,
     /// Verifies access tokens.
     pub verifier: TokenVerifier,

@@ -116,6 +116,15 @@ fn failed(error: NetworkError) -> Problem {
         .with_detail(format!(
             "more than {limit} people reached (GRAPH_MAX_VISITED); ask for fewer hops"
         )),
+        NetworkError::Store(error) if error.is_unavailable() => {
+            tracing::warn!(%error, "graph store unavailable");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "The graph store is unavailable",
+            )
+            .with_retry_after(1)
+        }
         NetworkError::Store(error) => Problem::internal(error),
     }
 }

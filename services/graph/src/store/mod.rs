@@ -7,9 +7,10 @@
 //! return what each read's documentation says, and `tests/conformance` checks both
 //! backends do.
 
+pub mod neo4j;
 pub mod postgres;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use six_events::{
     api::ProfileUpdated,
@@ -20,13 +21,42 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::identity::IdentityKey;
+pub use neo4j::{Neo4jConfig, Neo4jGraph};
 pub use postgres::PostgresGraph;
 
-/// A store failed; the projection retries the event, a query answers 503.
+/// A store failed; the projection retries the event, a question answers 503 or
+/// 500 ([`StoreError::is_unavailable`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("postgresql: {0}")]
     Postgres(#[from] sqlx::Error),
+    #[error("neo4j: {0}")]
+    Neo4j(#[from] neo4rs::Error),
+    #[error("neo4j did not answer within {after:?} (NEO4J_QUERY_TIMEOUT_MS)")]
+    Neo4jTimeout { after: Duration },
+    /// A row did not hold what the statement returns: the database was written by
+    /// something else, or the schema changed under the service.
+    #[error("neo4j returned an unexpected value: {0}")]
+    Neo4jValue(String),
+}
+
+impl StoreError {
+    /// Whether the store could not be reached or did not answer in time: a
+    /// question may be asked again (503), as opposed to a fault (500).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Neo4jTimeout { .. }
+                | StoreError::Neo4j(neo4rs::Error::IOError { .. } | neo4rs::Error::ConnectionError)
+                | StoreError::Postgres(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+        )
+    }
+}
+
+impl From<neo4rs::DeError> for StoreError {
+    fn from(error: neo4rs::DeError) -> Self {
+        StoreError::Neo4jValue(error.to_string())
+    }
 }
 
 /// An owner whose contacts contain a user who just registered.
@@ -168,4 +198,113 @@ pub trait GraphStore: Send + Sync + 'static {
         owner: Uuid,
         person: Uuid,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// The store the service was configured with (`GRAPH_STORE`).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Postgres(PostgresGraph),
+    Neo4j(Neo4jGraph),
+}
+
+/// Calls the same method on whichever store `backend` holds.
+macro_rules! on_backend {
+    ($backend:expr, $method:ident($($argument:expr),*)) => {
+        match $backend {
+            Backend::Postgres(store) => store.$method($($argument),*).await,
+            Backend::Neo4j(store) => store.$method($($argument),*).await,
+        }
+    };
+}
+
+impl GraphStore for Backend {
+    async fn register_user(
+        &self,
+        transaction: &mut PgConnection,
+        user: &UserRegistered,
+    ) -> Result<Vec<JoinedOwner>, StoreError> {
+        on_backend!(self, register_user(transaction, user))
+    }
+
+    async fn update_profile(
+        &self,
+        transaction: &mut PgConnection,
+        profile: &ProfileUpdated,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, update_profile(transaction, profile))
+    }
+
+    async fn add_contacts(
+        &self,
+        transaction: &mut PgConnection,
+        batch: &ContactsImported,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, add_contacts(transaction, batch))
+    }
+
+    async fn remove_contact(
+        &self,
+        transaction: &mut PgConnection,
+        deleted: &ContactDeleted,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, remove_contact(transaction, deleted))
+    }
+
+    async fn erase_user(
+        &self,
+        transaction: &mut PgConnection,
+        user_id: Uuid,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, erase_user(transaction, user_id))
+    }
+
+    async fn viewer(&self, user_id: Uuid) -> Result<Option<Viewer>, StoreError> {
+        on_backend!(self, viewer(user_id))
+    }
+
+    async fn resolve(&self, target: &Target) -> Result<Option<Uuid>, StoreError> {
+        on_backend!(self, resolve(target))
+    }
+
+    async fn shared_neighbours(
+        &self,
+        frontier: &[Uuid],
+        owners: &[Uuid],
+    ) -> Result<Vec<Adjacent>, StoreError> {
+        on_backend!(self, shared_neighbours(frontier, owners))
+    }
+
+    async fn describe(&self, persons: &[Uuid]) -> Result<HashMap<Uuid, PersonFacts>, StoreError> {
+        on_backend!(self, describe(persons))
+    }
+
+    async fn entry_name(&self, owner: Uuid, person: Uuid) -> Result<Option<String>, StoreError> {
+        on_backend!(self, entry_name(owner, person))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_and_lost_connections_are_unavailable_other_faults_are_not() {
+        let unavailable = [
+            StoreError::Neo4jTimeout {
+                after: Duration::from_secs(10),
+            },
+            StoreError::Neo4j(neo4rs::Error::ConnectionError),
+            StoreError::Postgres(sqlx::Error::PoolTimedOut),
+        ];
+        for error in unavailable {
+            assert!(error.is_unavailable(), "{error}");
+        }
+        let faults = [
+            StoreError::Neo4jValue("person_id: invalid length".to_owned()),
+            StoreError::Postgres(sqlx::Error::RowNotFound),
+        ];
+        for error in faults {
+            assert!(!error.is_unavailable(), "{error}");
+        }
+    }
 }

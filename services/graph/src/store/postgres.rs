@@ -36,7 +36,8 @@ impl PostgresGraph {
     }
 }
 
-async fn lock_projection(transaction: &mut PgConnection) -> Result<(), sqlx::Error> {
+/// Serialises projection writes (of either store) across every replica.
+pub(super) async fn lock_projection(transaction: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(PROJECTION_LOCK)
         .execute(&mut *transaction)

@@ -11,6 +11,27 @@ use uuid::Uuid;
 
 use super::{Graph, LIMITS, contact, email};
 
+// Cases on generated networks and event orders, and on a huge fan-out, live in
+// modules of their own; named here so that `conformance_cases!` finds every case in
+// one place. (A test binary that runs none of them leaves the names unused.)
+#[allow(unused_imports)]
+pub use super::{
+    convergence::{
+        an_entry_naming_two_users_converges_with_their_registrations,
+        deleting_the_entry_that_merged_two_persons_converges,
+        erasing_the_owner_of_the_entry_that_merged_two_persons_converges,
+        redelivered_and_reordered_events_converge,
+    },
+    fan_out::{
+        a_discoverable_user_with_100000_contacts_leaves_answers_bounded,
+        a_viewer_with_100000_contacts_gets_bounded_answers,
+    },
+    generated::{
+        paths_agree_with_networkx_on_chains, paths_agree_with_networkx_on_disconnected_parts,
+        paths_agree_with_networkx_on_small_worlds, paths_agree_with_networkx_on_stars,
+    },
+};
+
 fn names(answer: &PathAnswer) -> Option<Vec<&str>> {
     match answer {
         PathAnswer::Connected { chain } => Some(chain.iter().map(|p| p.name.as_str()).collect()),

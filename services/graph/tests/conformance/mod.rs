@@ -1,11 +1,20 @@
 //! The conformance suite every [`GraphStore`] must pass: each case builds a small
 //! network through the projection methods and asks the questions of
-//! [`graph::network`] about it. `conformance_cases!` expands to one test per case
-//! for a backend, given an async function that makes a fresh, empty [`Graph`].
+//! [`graph::network`] about it. `every_conformance_case!` lists the cases and
+//! expands to one test per case for a backend, given an async function that makes
+//! a fresh, empty [`Graph`].
+//!
+//! Hand-built cases are in `cases`; larger ones have modules of their own, their
+//! cases re-exported by `cases`: `generated` (paths on generated networks checked
+//! against networkx), `convergence` (events redelivered and reordered) and
+//! `fan_out` (an address book of 100,000 contacts).
 
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod cases;
+pub mod convergence;
+pub mod fan_out;
+pub mod generated;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -23,6 +32,7 @@ use six_events::{
 use six_kit::Service;
 use six_testkit::TestDatabase;
 use sqlx::PgPool;
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 /// Limits of the suite unless a case sets its own.
@@ -38,6 +48,8 @@ pub struct Graph<S> {
     pool: PgPool,
     _database: TestDatabase,
     clock: AtomicI64,
+    /// Held by a case on a store that cases share (Neo4j), so they run one at a time.
+    _exclusive: Option<OwnedMutexGuard<()>>,
 }
 
 /// A fresh database with the service's migrations, for the store to use or not.
@@ -79,6 +91,16 @@ impl<S: GraphStore> Graph<S> {
             pool: database.pool(),
             _database: database,
             clock: AtomicI64::new(0),
+            _exclusive: None,
+        }
+    }
+
+    /// A graph on a store other cases also use: the case holds `exclusive` until
+    /// it ends.
+    pub fn exclusive(store: S, database: TestDatabase, exclusive: OwnedMutexGuard<()>) -> Self {
+        Self {
+            _exclusive: Some(exclusive),
+            ..Self::new(store, database)
         }
     }
 
@@ -100,10 +122,15 @@ impl<S: GraphStore> Graph<S> {
             display_name: name.to_owned(),
             registered_at: self.tick(),
         };
+        self.apply_registration(&event).await
+    }
+
+    /// Applies a registration (again).
+    pub async fn apply_registration(&self, event: &UserRegistered) -> Vec<JoinedOwner> {
         let mut transaction = self.pool.begin().await.unwrap();
         let joined = self
             .store
-            .register_user(&mut transaction, &event)
+            .register_user(&mut transaction, event)
             .await
             .unwrap();
         transaction.commit().await.unwrap();
@@ -137,9 +164,14 @@ impl<S: GraphStore> Graph<S> {
             discoverable,
             updated_at,
         };
+        self.apply_profile(&event).await;
+    }
+
+    /// Applies a profile update (again).
+    pub async fn apply_profile(&self, event: &ProfileUpdated) {
         let mut transaction = self.pool.begin().await.unwrap();
         self.store
-            .update_profile(&mut transaction, &event)
+            .update_profile(&mut transaction, event)
             .await
             .unwrap();
         transaction.commit().await.unwrap();
@@ -174,9 +206,14 @@ impl<S: GraphStore> Graph<S> {
             contact_id,
             deleted_at: self.tick(),
         };
+        self.apply_deletion(&event).await;
+    }
+
+    /// Applies a contact deletion (again).
+    pub async fn apply_deletion(&self, event: &ContactDeleted) {
         let mut transaction = self.pool.begin().await.unwrap();
         self.store
-            .remove_contact(&mut transaction, &event)
+            .remove_contact(&mut transaction, event)
             .await
             .unwrap();
         transaction.commit().await.unwrap();
@@ -244,18 +281,75 @@ impl<S: GraphStore> Graph<S> {
 }
 
 /// One `#[tokio::test]` per conformance case, each on a fresh graph made by
-/// `$make` (an async fn returning `Option<Graph<_>>`; `None` skips the case, and
-/// `$make` says why).
+/// `$make` (an async fn returning `Graph<_>`), with the attributes given before it
+/// (e.g. the `ignore` of a backend that needs a server).
 #[macro_export]
 macro_rules! conformance_cases {
-    ($make:path; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                if let Some(graph) = $make().await {
-                    conformance::cases::$case(&graph).await;
-                }
-            }
-        )*
+    ($(#[$attribute:meta])* $make:path; $($case:ident),* $(,)?) => {
+        $crate::conformance_cases!(@each { $(#[$attribute])* } $make; $($case),*);
+    };
+    (@each $attributes:tt $make:path; $($case:ident),*) => {
+        $($crate::conformance_cases!(@one $attributes $make; $case);)*
+    };
+    (@one { $(#[$attribute:meta])* } $make:path; $case:ident) => {
+        #[tokio::test]
+        $(#[$attribute])*
+        async fn $case() {
+            conformance::cases::$case(&$make().await).await;
+        }
+    };
+}
+
+/// Every conformance case as a test on the backend `$make` makes, with the
+/// attributes given before it. The one list of cases: each backend's test file
+/// invokes this.
+#[macro_export]
+macro_rules! every_conformance_case {
+    ($(#[$attribute:meta])* $make:path) => {
+        $crate::conformance_cases!($(#[$attribute])* $make;
+            a_path_crosses_a_discoverable_users_contacts,
+            a_path_longer_than_max_hops_is_not_connected,
+            the_shortest_path_is_returned,
+            an_edge_is_crossed_against_its_direction,
+            a_private_users_contacts_are_never_crossed,
+            a_stranger_is_never_a_step_of_a_path,
+            an_unknown_target_is_not_connected,
+            a_target_is_found_by_email_person_or_user,
+            persons_shown_to_be_one_are_merged_without_losing_edges,
+            a_phone_or_profile_url_recognises_a_person,
+            two_users_are_never_merged,
+            a_registration_links_the_existing_person_and_names_its_owners,
+            a_registration_without_earlier_contacts_names_nobody,
+            events_before_the_registration_converge,
+            an_older_profile_update_is_ignored,
+            discoverable_can_be_turned_off_and_on,
+            a_deleted_contact_stays_deleted_when_its_batch_comes_again,
+            a_deletion_before_its_batch_wins,
+            a_batch_applied_twice_adds_nothing,
+            erasing_a_user_keeps_other_owners_entries,
+            erasing_a_user_forgets_the_keys_only_they_brought,
+            mutual_connections_are_the_people_both_know,
+            suggestions_rank_by_mutual_connections,
+            statistics_count_people_by_degree,
+            the_ego_network_is_capped_and_says_so,
+            a_search_past_its_budget_is_refused,
+            paths_agree_with_networkx_on_chains,
+            paths_agree_with_networkx_on_stars,
+            paths_agree_with_networkx_on_small_worlds,
+            paths_agree_with_networkx_on_disconnected_parts,
+            redelivered_and_reordered_events_converge,
+            a_discoverable_user_with_100000_contacts_leaves_answers_bounded,
+            a_viewer_with_100000_contacts_gets_bounded_answers,
+        );
+        // Event orders the projection does not yet converge on: merges are global
+        // and not undone, so they depend on the order of the events that made them
+        // (docs/graph.md, "Identity resolution", limits).
+        $crate::conformance_cases!(
+            #[ignore = "known: these event orders do not converge yet (docs/graph.md, identity limits)"]
+            $make;
+            deleting_the_entry_that_merged_two_persons_converges,
+            erasing_the_owner_of_the_entry_that_merged_two_persons_converges,
+            an_entry_naming_two_users_converges_with_their_registrations,
+        );
     };
 }
