@@ -205,13 +205,20 @@ async fn a_private_users_address_book_changes_nothing_anyone_else_sees() {
         "pat@x.org",
         "dan@x.org",
         "secret@x.org",
+        "ann.alt@x.org",
     ];
     let dan = graph.user("dan@x.org", "Dan", true).await;
     let before = everything_seen_by(&graph, me, &targets).await;
     let before_dan = everything_seen_by(&graph, dan, &targets).await;
 
     // Pat's contacts overlap everyone's: the discoverable users, their contacts,
-    // me, and people nobody else knows.
+    // me, and people nobody else knows; and Pat claims that two people others
+    // know apart are one, and that Ann has another address.
+    let with_emails = |name: &str, emails: &[&str]| {
+        let mut entry = contact(name, emails[0]);
+        entry.emails = emails.iter().map(|email| (*email).to_owned()).collect();
+        entry
+    };
     graph
         .import(
             pat,
@@ -223,6 +230,8 @@ async fn a_private_users_address_book_changes_nothing_anyone_else_sees() {
                 contact("bob", "bob@x.org"),
                 contact("cat", "cat@x.org"),
                 contact("secret", "secret@x.org"),
+                with_emails("bob, also cat", &["bob@x.org", "cat@x.org"]),
+                with_emails("Ann", &["ann.alt@x.org", "ann@x.org"]),
             ],
         )
         .await;

@@ -48,7 +48,7 @@ use super::{
     Adjacent, ContactFacts, GraphStore, JoinedOwner, PersonFacts, StoreError, Target, Viewer,
     postgres::lock_projection,
 };
-use crate::identity::{IdentityKey, KnownPerson, Planner};
+use crate::identity::{Evidence, IdentityKey, KeyFacts, NamedPerson, seeds_of_entry, settle};
 
 /// Where and how to reach Neo4j (`NEO4J_*`).
 #[derive(Debug, Clone)]
@@ -76,6 +76,13 @@ const SCHEMA: &[&str] = &[
     "CREATE CONSTRAINT removed_contact IF NOT EXISTS \
      FOR (r:RemovedContact) REQUIRE (r.owner_id, r.contact_id) IS UNIQUE",
     "CREATE CONSTRAINT erased_user IF NOT EXISTS FOR (e:ErasedUser) REQUIRE e.user_id IS UNIQUE",
+    "CREATE INDEX person_account_key IF NOT EXISTS FOR (p:Person) ON (p.account_key)",
+    "CREATE CONSTRAINT link IF NOT EXISTS \
+     FOR (l:Link) REQUIRE (l.owner_person_id, l.contact_id) IS UNIQUE",
+    "CREATE CONSTRAINT link_key IF NOT EXISTS FOR (k:LinkKey) REQUIRE k.key IS UNIQUE",
+    "CREATE INDEX knows_first_key IF NOT EXISTS FOR ()-[e:KNOWS]-() ON (e.first_key)",
+    "CREATE INDEX knows_shared_first_key IF NOT EXISTS \
+     FOR ()-[e:KNOWS_SHARED]-() ON (e.first_key)",
     "CREATE INDEX knows_contact IF NOT EXISTS FOR ()-[e:KNOWS]-() ON (e.contact_id)",
     "CREATE INDEX knows_shared_contact IF NOT EXISTS \
      FOR ()-[e:KNOWS_SHARED]-() ON (e.contact_id)",
@@ -275,131 +282,288 @@ async fn set_display_name(
     Ok(())
 }
 
-/// Records `key` as naming `person_id`.
-async fn add_key(
+/// The reads of [`settle`], in the projection's Neo4j transaction. `pending`: the
+/// first keys of entries about to be written (they are written on the person the
+/// settlement gives their first key, so they are not in the graph yet).
+struct Neo4jEvidence<'a> {
+    transaction: &'a mut Txn,
+    pending: HashSet<IdentityKey>,
+}
+
+fn key_texts(keys: &[IdentityKey]) -> Vec<String> {
+    keys.iter().map(|key| key.as_str().to_owned()).collect()
+}
+
+impl Evidence for Neo4jEvidence<'_> {
+    async fn facts(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<HashMap<IdentityKey, KeyFacts>, StoreError> {
+        rows(
+            self.transaction,
+            query(
+                "UNWIND $keys AS key \
+                 OPTIONAL MATCH (account:Person {account_key: key}) \
+                 WHERE account.user_id IS NOT NULL \
+                 OPTIONAL MATCH (:IdentityKey {key: key})-[:NAMES]->(named:Person) \
+                 RETURN key, account.person_id AS account_of, named.person_id AS named, \
+                        named.user_id IS NOT NULL AS named_is_user, \
+                        EXISTS { MATCH ()-[:KNOWS {first_key: key}]->() } \
+                        OR EXISTS { MATCH ()-[:KNOWS_SHARED {first_key: key}]->() } \
+                        AS first_of_an_entry",
+            )
+            .param("keys", key_texts(keys)),
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let key = IdentityKey::from_stored(row.get("key")?);
+            let facts = KeyFacts {
+                account_of: optional_id(row, "account_of")?,
+                named: optional_id(row, "named")?
+                    .map(|person_id| {
+                        Ok::<_, StoreError>(NamedPerson {
+                            person_id,
+                            is_user: row.get("named_is_user")?,
+                        })
+                    })
+                    .transpose()?,
+                first_of_an_entry: row.get::<bool>("first_of_an_entry")?
+                    || self.pending.contains(&key),
+            };
+            Ok((key, facts))
+        })
+        .collect()
+    }
+
+    async fn linking_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
+        rows(
+            self.transaction,
+            query(
+                "UNWIND $keys AS key \
+                 MATCH (:LinkKey {key: key})-[:IN]->(link:Link) \
+                 RETURN DISTINCT link.keys AS keys",
+            )
+            .param("keys", key_texts(keys)),
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(row
+                .get::<Vec<String>>("keys")?
+                .into_iter()
+                .map(IdentityKey::from_stored)
+                .collect())
+        })
+        .collect()
+    }
+}
+
+/// Settles the persons around `seeds` and writes the result (see
+/// [`crate::identity::settle`]); `pending` as in [`Neo4jEvidence`].
+async fn settle_keys(
     transaction: &mut Txn,
-    key: &IdentityKey,
-    person_id: Uuid,
+    seeds: Vec<IdentityKey>,
+    pending: HashSet<IdentityKey>,
 ) -> Result<(), StoreError> {
+    let settlement = settle(
+        &mut Neo4jEvidence {
+            transaction: &mut *transaction,
+            pending,
+        },
+        seeds,
+    )
+    .await?;
+    if settlement.closure.is_empty() {
+        return Ok(());
+    }
     transaction
         .run(
             query(
-                "MATCH (p:Person {person_id: $person_id}) \
-                 MERGE (k:IdentityKey {key: $key}) MERGE (k)-[:NAMES]->(p)",
+                "UNWIND $created AS person_id \
+                 CREATE (:Person {person_id: person_id, discoverable: false})",
             )
-            .param("person_id", person_id)
-            .param("key", key.as_str()),
+            .param("created", id_list(&settlement.created)),
         )
         .await?;
-    Ok(())
-}
-
-/// Merges `merged` (never a user) into `survivor`: its keys and the entries naming
-/// it move, and `merged` is remembered as an alias.
-async fn merge_person(
-    transaction: &mut Txn,
-    merged: Uuid,
-    survivor: Uuid,
-) -> Result<(), StoreError> {
-    let moves = [
-        "MATCH (k:IdentityKey)-[n:NAMES]->(:Person {person_id: $merged}) \
-         MATCH (s:Person {person_id: $survivor}) \
-         DELETE n MERGE (k)-[:NAMES]->(s)",
-        "MATCH (o:Person)-[e:KNOWS]->(:Person {person_id: $merged}) \
-         MATCH (s:Person {person_id: $survivor}) \
-         CREATE (o)-[moved:KNOWS]->(s) SET moved = properties(e) DELETE e",
-        "MATCH (o:Person)-[e:KNOWS_SHARED]->(:Person {person_id: $merged}) \
-         MATCH (s:Person {person_id: $survivor}) \
-         CREATE (o)-[moved:KNOWS_SHARED]->(s) SET moved = properties(e) DELETE e",
-        "MATCH (a:MergedPerson {into_id: $merged}) SET a.into_id = $survivor",
-        "MERGE (a:MergedPerson {merged_id: $merged}) SET a.into_id = $survivor",
-        "MATCH (m:Person {person_id: $merged}) DETACH DELETE m",
-    ];
-    for statement in moves {
+    let moved: Vec<String> = settlement
+        .reassigned
+        .iter()
+        .map(|(key, _)| key.as_str().to_owned())
+        .collect();
+    let assigned: Vec<Vec<String>> = settlement
+        .reassigned
+        .iter()
+        .filter_map(|(key, person)| {
+            person.map(|person| vec![key.as_str().to_owned(), person.to_string()])
+        })
+        .collect();
+    for (statement, parameter, value) in [
+        (
+            "UNWIND $moved AS key MATCH (:IdentityKey {key: key})-[old:NAMES]->() DELETE old",
+            "moved",
+            BoltType::from(moved),
+        ),
+        (
+            "UNWIND $assigned AS pair \
+             MATCH (p:Person {person_id: pair[1]}) \
+             MERGE (k:IdentityKey {key: pair[0]}) MERGE (k)-[:NAMES]->(p)",
+            "assigned",
+            BoltType::from(assigned),
+        ),
+        (
+            "MATCH (k:IdentityKey) WHERE k.key IN $closure AND NOT EXISTS { (k)-[:NAMES]->() } \
+             DELETE k",
+            "closure",
+            BoltType::from(key_texts(&settlement.closure)),
+        ),
+    ] {
         transaction
-            .run(
-                query(statement)
-                    .param("merged", merged)
-                    .param("survivor", survivor),
-            )
+            .run(query(statement).param(parameter, value))
             .await?;
     }
-    Ok(())
+    for kind in ["KNOWS", "KNOWS_SHARED"] {
+        let statement = format!(
+            "UNWIND $closure AS key \
+             MATCH (:IdentityKey {{key: key}})-[:NAMES]->(p:Person) \
+             MATCH (o:Person)-[e:{kind} {{first_key: key}}]->(old:Person) WHERE old <> p \
+             CREATE (o)-[moved:{kind}]->(p) SET moved = properties(e) DELETE e"
+        );
+        transaction
+            .run(query(&statement).param("closure", key_texts(&settlement.closure)))
+            .await?;
+    }
+    for (retired, heir) in &settlement.retired {
+        let statements: &[&str] = match heir {
+            Some(_) => &[
+                "MATCH (a:MergedPerson {into_id: $retired}) SET a.into_id = $heir",
+                "MERGE (a:MergedPerson {merged_id: $retired}) SET a.into_id = $heir",
+            ],
+            None => &["MATCH (a:MergedPerson {into_id: $retired}) DELETE a"],
+        };
+        for statement in statements {
+            transaction
+                .run(
+                    query(statement)
+                        .param("retired", *retired)
+                        .param("heir", heir.map(|heir| heir.to_string())),
+                )
+                .await?;
+        }
+    }
+    let retired: Vec<Uuid> = settlement
+        .retired
+        .iter()
+        .map(|(person, _)| *person)
+        .collect();
+    delete_orphans(transaction, &retired).await
 }
 
-/// Drops the keys of `persons` that nothing names any more (their account's
-/// e-mail and the entries of them that remain) and deletes the persons that are
-/// neither a user nor anyone's contact.
-async fn forget_unsupported(transaction: &mut Txn, persons: &[Uuid]) -> Result<(), StoreError> {
-    let persons = id_list(persons);
+/// Deletes those of `persons` that are neither a user, nor named by a key, nor
+/// anyone's contact.
+async fn delete_orphans(transaction: &mut Txn, persons: &[Uuid]) -> Result<(), StoreError> {
     transaction
         .run(
             query(
                 "UNWIND $persons AS person_id \
                  MATCH (p:Person {person_id: person_id}) \
-                 OPTIONAL MATCH (:Person)-[e:KNOWS|KNOWS_SHARED]->(p) \
-                 WITH p, reduce(keys = [key IN [p.account_key] WHERE key IS NOT NULL], \
-                                entry IN collect(e.keys) | keys + entry) AS supported \
-                 MATCH (k:IdentityKey)-[:NAMES]->(p) WHERE NOT k.key IN supported \
-                 DETACH DELETE k",
+                 WHERE p.user_id IS NULL \
+                   AND NOT EXISTS { (:IdentityKey)-[:NAMES]->(p) } \
+                   AND NOT EXISTS { (:Person)-[:KNOWS|KNOWS_SHARED]->(p) } \
+                 DETACH DELETE p",
             )
-            .param("persons", persons.clone()),
+            .param("persons", id_list(persons)),
         )
         .await?;
-    let orphans = rows(
-        transaction,
-        query(
-            "UNWIND $persons AS person_id \
-             MATCH (p:Person {person_id: person_id}) \
-             WHERE p.user_id IS NULL AND NOT EXISTS { (:Person)-[:KNOWS|KNOWS_SHARED]->(p) } \
-             RETURN p.person_id AS person_id",
-        )
-        .param("persons", persons),
-    )
-    .await?
-    .iter()
-    .map(|row| row.get::<String>("person_id"))
-    .collect::<Result<Vec<String>, _>>()?;
-    if orphans.is_empty() {
-        return Ok(());
-    }
-    for statement in [
-        "UNWIND $orphans AS person_id \
-         MATCH (k:IdentityKey)-[:NAMES]->(:Person {person_id: person_id}) DETACH DELETE k",
-        "UNWIND $orphans AS person_id MATCH (a:MergedPerson {into_id: person_id}) DELETE a",
-        "UNWIND $orphans AS person_id MATCH (p:Person {person_id: person_id}) DETACH DELETE p",
-    ] {
-        transaction
-            .run(query(statement).param("orphans", orphans.clone()))
-            .await?;
-    }
     Ok(())
 }
 
-/// The persons the given keys name, with whether each is a user.
-async fn known_persons(
+/// Records the owner's entries with two keys or more as linking evidence
+/// (`(:LinkKey)-[:IN]->(:Link)`), read by [`Neo4jEvidence::linking_entries`].
+async fn add_links(
     transaction: &mut Txn,
-    keys: &[String],
-) -> Result<Vec<(IdentityKey, KnownPerson)>, StoreError> {
+    owner_person: Uuid,
+    entries: Vec<BoltType>,
+) -> Result<(), StoreError> {
+    transaction
+        .run(
+            query(
+                "UNWIND $entries AS entry \
+                 WITH entry WHERE size(entry.keys) > 1 \
+                 MERGE (link:Link {owner_person_id: $owner_person, contact_id: entry.contact_id}) \
+                 ON CREATE SET link.keys = entry.keys \
+                 WITH link \
+                 UNWIND link.keys AS key \
+                 MERGE (k:LinkKey {key: key}) MERGE (k)-[:IN]->(link)",
+            )
+            .param("owner_person", owner_person)
+            .param("entries", entries),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Drops linking evidence: the owner's links, or only those of `contact_ids`.
+async fn remove_links(
+    transaction: &mut Txn,
+    owner_person: Uuid,
+    contact_ids: Option<Vec<String>>,
+) -> Result<(), StoreError> {
+    let keys = rows(
+        transaction,
+        query(
+            "MATCH (link:Link {owner_person_id: $owner_person}) \
+             WHERE $contact_ids IS NULL OR link.contact_id IN $contact_ids \
+             WITH link, link.keys AS keys DETACH DELETE link \
+             WITH keys UNWIND keys AS key RETURN DISTINCT key",
+        )
+        .param("owner_person", owner_person)
+        .param("contact_ids", contact_ids),
+    )
+    .await?
+    .iter()
+    .map(|row| row.get::<String>("key"))
+    .collect::<Result<Vec<String>, _>>()?;
+    transaction
+        .run(
+            query(
+                "UNWIND $keys AS key MATCH (k:LinkKey {key: key}) \
+                 WHERE NOT EXISTS { (k)-[:IN]->() } DELETE k",
+            )
+            .param("keys", keys),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The owner's entries as [`entry_map`]s, for their links.
+async fn entries_of(
+    transaction: &mut Txn,
+    owner_person: Uuid,
+) -> Result<Vec<BoltType>, StoreError> {
     rows(
         transaction,
         query(
-            "UNWIND $keys AS key \
-             MATCH (:IdentityKey {key: key})-[:NAMES]->(p:Person) \
-             RETURN key, p.person_id AS person_id, p.user_id IS NOT NULL AS is_user",
+            "MATCH (:Person {person_id: $owner_person})-[e:KNOWS|KNOWS_SHARED]->() \
+             WHERE size(e.keys) > 1 \
+             RETURN e.contact_id AS contact_id, e.keys AS keys",
         )
-        .param("keys", keys.to_vec()),
+        .param("owner_person", owner_person),
     )
     .await?
     .iter()
     .map(|row| {
-        Ok((
-            IdentityKey::from_stored(row.get("key")?),
-            KnownPerson {
-                person_id: id(row, "person_id")?,
-                is_user: row.get("is_user")?,
-            },
-        ))
+        Ok(HashMap::from([
+            (
+                "contact_id",
+                BoltType::from(row.get::<String>("contact_id")?),
+            ),
+            ("keys", BoltType::from(row.get::<Vec<String>>("keys")?)),
+        ])
+        .into())
     })
     .collect()
 }
@@ -435,13 +599,14 @@ async fn recorded_joined_owners(
         .collect()
 }
 
-/// One new entry, as the statement that writes entries reads it.
-fn entry_map(contact: &ImportedContact, person_id: Uuid, keys: &[IdentityKey]) -> BoltType {
+/// One entry, as the statements that write entries and links read it.
+fn entry_map(contact: &ImportedContact, keys: &[IdentityKey]) -> BoltType {
     let keys: Vec<String> = keys.iter().map(|key| key.as_str().to_owned()).collect();
     HashMap::from([
         ("contact_id", BoltType::from(contact.contact_id)),
-        ("person_id", BoltType::from(person_id)),
         ("full_name", BoltType::from(contact.full_name.as_str())),
+        ("first_key", BoltType::from(keys.first().cloned())),
+        ("person_id", BoltType::from(Uuid::now_v7())),
         ("keys", BoltType::from(keys)),
     ])
     .into()
@@ -458,68 +623,68 @@ impl GraphStore for Neo4jGraph {
             if is_erased(tx, user.user_id).await? {
                 return Ok(Vec::new());
             }
+            let own = rows(
+                tx,
+                query(
+                    "MATCH (p:Person {user_id: $user_id}) \
+                     RETURN p.person_id AS person_id, p.account_key IS NOT NULL AS registered",
+                )
+                .param("user_id", user.user_id),
+            )
+            .await?
+            .first()
+            .map(|row| Ok::<_, StoreError>((id(row, "person_id")?, row.get::<bool>("registered")?)))
+            .transpose()?;
+            if let Some((person_id, true)) = own {
+                // Applied before, but the event came again: its inbox row did not
+                // commit, so neither did its notices; give the same owners.
+                return recorded_joined_owners(tx, person_id).await;
+            }
             let Some(key) = IdentityKey::email(&user.email) else {
                 tracing::warn!("registration without a usable e-mail address: no key recorded");
                 let (person_id, _) = user_person(tx, user.user_id).await?;
                 set_display_name(tx, person_id, &user.display_name).await?;
                 return Ok(Vec::new());
             };
-            let own = rows(
-                tx,
-                query("MATCH (p:Person {user_id: $user_id}) RETURN p.person_id AS person_id")
-                    .param("user_id", user.user_id),
-            )
-            .await?
-            .first()
-            .map(|row| id(row, "person_id"))
-            .transpose()?;
-            let named = rows(
+            let holders = rows(
                 tx,
                 query(
-                    "MATCH (:IdentityKey {key: $key})-[:NAMES]->(p:Person) \
-                     RETURN p.person_id AS person_id, p.user_id IS NOT NULL AS is_user",
+                    "MATCH (p:Person {account_key: $key}) WHERE p.user_id <> $user_id \
+                     RETURN p.user_id AS user_id",
                 )
-                .param("key", key.as_str()),
+                .param("key", key.as_str())
+                .param("user_id", user.user_id),
             )
-            .await?
-            .first()
-            .map(|row| Ok::<_, StoreError>((id(row, "person_id")?, row.get::<bool>("is_user")?)))
-            .transpose()?;
-            let mut joined = false;
-            let person_id = match (own, named) {
-                (Some(own), Some((named, _))) if own == named => {
-                    // Applied before, but the event came again: its inbox row did
-                    // not commit, so neither did its notices; give the same owners.
-                    return recorded_joined_owners(tx, own).await;
-                }
-                (_, Some((named, true))) => {
-                    tracing::warn!(%named, "e-mail key already names another user: not linked");
-                    let (person_id, _) = user_person(tx, user.user_id).await?;
-                    set_display_name(tx, person_id, &user.display_name).await?;
-                    return Ok(Vec::new());
-                }
-                (None, Some((named, false))) => {
-                    tx.run(
-                        query("MATCH (p:Person {person_id: $person_id}) SET p.user_id = $user_id")
-                            .param("person_id", named)
-                            .param("user_id", user.user_id),
+            .await?;
+            if !holders.is_empty() {
+                tracing::warn!("e-mail key is already another account's: not linked");
+                let (person_id, _) = user_person(tx, user.user_id).await?;
+                set_display_name(tx, person_id, &user.display_name).await?;
+                return Ok(Vec::new());
+            }
+            let person_id = match own {
+                Some((own, _)) => own,
+                None => {
+                    // The person the address names, if only someone's contact,
+                    // becomes the user, keeping its id.
+                    let adopted = rows(
+                        tx,
+                        query(
+                            "MATCH (:IdentityKey {key: $key})-[:NAMES]->(p:Person) \
+                             WHERE p.user_id IS NULL \
+                             SET p.user_id = $user_id RETURN p.person_id AS person_id",
+                        )
+                        .param("key", key.as_str())
+                        .param("user_id", user.user_id),
                     )
-                    .await?;
-                    joined = true;
-                    named
-                }
-                (Some(own), Some((named, false))) => {
-                    merge_person(tx, named, own).await?;
-                    joined = true;
-                    own
-                }
-                (own, None) => {
-                    let person_id = match own {
-                        Some(own) => own,
+                    .await?
+                    .first()
+                    .map(|row| id(row, "person_id"))
+                    .transpose()?;
+                    match adopted {
+                        Some(person) => person,
                         None => user_person(tx, user.user_id).await?.0,
-                    };
-                    add_key(tx, &key, person_id).await?;
-                    person_id
+                    }
                 }
             };
             set_display_name(tx, person_id, &user.display_name).await?;
@@ -529,9 +694,7 @@ impl GraphStore for Neo4jGraph {
                     .param("key", key.as_str()),
             )
             .await?;
-            if !joined {
-                return Ok(Vec::new());
-            }
+            settle_keys(tx, vec![key], HashSet::new()).await?;
             tx.run(
                 query(
                     "MATCH (p:Person {person_id: $person_id}) \
@@ -576,17 +739,37 @@ impl GraphStore for Neo4jGraph {
                 .param("updated_at", profile.updated_at),
             )
             .await?;
-            if !applied.is_empty() && was_discoverable != profile.discoverable {
-                let statement = format!(
-                    "MATCH (o:Person {{person_id: $person_id}})-[e:{from}]->(c:Person) \
-                     CREATE (o)-[moved:{to}]->(c) SET moved = properties(e) DELETE e",
-                    from = entry_type(was_discoverable),
-                    to = entry_type(profile.discoverable),
-                );
-                tx.run(query(&statement).param("person_id", person_id))
-                    .await?;
+            if applied.is_empty() || was_discoverable == profile.discoverable {
+                return Ok(());
             }
-            Ok(())
+            let statement = format!(
+                "MATCH (o:Person {{person_id: $person_id}})-[e:{from}]->(c:Person) \
+                 CREATE (o)-[moved:{to}]->(c) SET moved = properties(e) DELETE e",
+                from = entry_type(was_discoverable),
+                to = entry_type(profile.discoverable),
+            );
+            tx.run(query(&statement).param("person_id", person_id))
+                .await?;
+            // The user's entries start or stop linking keys.
+            let linking = entries_of(tx, person_id).await?;
+            let seeds: Vec<IdentityKey> = rows(
+                tx,
+                query(
+                    "MATCH (:Person {person_id: $person_id})-[e:KNOWS|KNOWS_SHARED]->() \
+                     WHERE size(e.keys) > 1 UNWIND e.keys AS key RETURN DISTINCT key",
+                )
+                .param("person_id", person_id),
+            )
+            .await?
+            .iter()
+            .map(|row| row.get::<String>("key").map(IdentityKey::from_stored))
+            .collect::<Result<_, _>>()?;
+            if profile.discoverable {
+                add_links(tx, person_id, linking).await?;
+            } else {
+                remove_links(tx, person_id, None).await?;
+            }
+            settle_keys(tx, seeds, HashSet::new()).await
         })
         .await
     }
@@ -627,72 +810,58 @@ impl GraphStore for Neo4jGraph {
             .iter()
             .map(|row| id(row, "contact_id"))
             .collect::<Result<_, _>>()?;
-            let fresh: Vec<(&ImportedContact, Vec<IdentityKey>)> = batch
+            let mut keyed = Vec::new();
+            let mut keyless = Vec::new();
+            let mut seeds = Vec::new();
+            let mut pending = HashSet::new();
+            for contact in batch
                 .contacts
                 .iter()
-                .filter(|contact| !seen.contains(&contact.contact_id))
-                .map(|contact| (contact, IdentityKey::of_contact(contact)))
-                .collect();
-            if fresh.is_empty() {
+                .filter(|c| !seen.contains(&c.contact_id))
+            {
+                let keys = IdentityKey::of_contact(contact);
+                seeds.extend_from_slice(seeds_of_entry(&keys, owner_discoverable));
+                match keys.first() {
+                    Some(first) => {
+                        pending.insert(first.clone());
+                        keyed.push(entry_map(contact, &keys));
+                    }
+                    None => keyless.push(entry_map(contact, &keys)),
+                }
+            }
+            if keyed.is_empty() && keyless.is_empty() {
                 return Ok(());
             }
-
-            let mut all_keys: Vec<String> = fresh
-                .iter()
-                .flat_map(|(_, keys)| keys.iter().map(|key| key.as_str().to_owned()))
-                .collect();
-            all_keys.sort_unstable();
-            all_keys.dedup();
-            let mut planner = Planner::new(known_persons(tx, &all_keys).await?);
-            let placed: Vec<Uuid> = fresh.iter().map(|(_, keys)| planner.place(keys)).collect();
-            let placed: Vec<Uuid> = placed.into_iter().map(|p| planner.current(p)).collect();
-            let plan = planner.finish();
-
-            tx.run(
-                query(
-                    "UNWIND $created AS person_id \
-                     CREATE (:Person {person_id: person_id, discoverable: false})",
-                )
-                .param("created", id_list(&plan.created)),
-            )
-            .await?;
-            for (merged, survivor) in &plan.merges {
-                merge_person(tx, *merged, *survivor).await?;
+            if owner_discoverable {
+                add_links(tx, owner_person, keyed.clone()).await?;
             }
-            let new_keys: Vec<Vec<String>> = plan
-                .new_keys
-                .iter()
-                .map(|(key, person)| vec![key.as_str().to_owned(), person.to_string()])
-                .collect();
-            tx.run(
-                query(
-                    "UNWIND $new_keys AS new_key \
-                     MATCH (p:Person {person_id: new_key[1]}) \
-                     MERGE (k:IdentityKey {key: new_key[0]}) MERGE (k)-[:NAMES]->(p)",
-                )
-                .param("new_keys", new_keys),
-            )
-            .await?;
-
-            let entries: Vec<BoltType> = fresh
-                .iter()
-                .zip(&placed)
-                .map(|((contact, keys), person)| entry_map(contact, *person, keys))
-                .collect();
-            let statement = format!(
+            seeds.sort_unstable();
+            seeds.dedup();
+            settle_keys(tx, seeds, pending).await?;
+            let kind = entry_type(owner_discoverable);
+            let on_keys = format!(
                 "MATCH (o:Person {{person_id: $owner_person}}) \
                  UNWIND $entries AS entry \
-                 MATCH (p:Person {{person_id: entry.person_id}}) \
+                 MATCH (:IdentityKey {{key: entry.first_key}})-[:NAMES]->(p:Person) \
                  MERGE (o)-[e:{kind} {{contact_id: entry.contact_id}}]->(p) \
-                 ON CREATE SET e.full_name = entry.full_name, e.keys = entry.keys",
-                kind = entry_type(owner_discoverable),
+                 ON CREATE SET e.full_name = entry.full_name, e.keys = entry.keys, \
+                               e.first_key = entry.first_key"
             );
-            tx.run(
-                query(&statement)
-                    .param("owner_person", owner_person)
-                    .param("entries", entries),
-            )
-            .await?;
+            let on_own_persons = format!(
+                "MATCH (o:Person {{person_id: $owner_person}}) \
+                 UNWIND $entries AS entry \
+                 CREATE (p:Person {{person_id: entry.person_id, discoverable: false}}) \
+                 CREATE (o)-[:{kind} {{contact_id: entry.contact_id, \
+                                       full_name: entry.full_name, keys: []}}]->(p)"
+            );
+            for (statement, entries) in [(on_keys, keyed), (on_own_persons, keyless)] {
+                tx.run(
+                    query(&statement)
+                        .param("owner_person", owner_person)
+                        .param("entries", entries),
+                )
+                .await?;
+            }
             Ok(())
         })
         .await
@@ -717,18 +886,29 @@ impl GraphStore for Neo4jGraph {
             let removed = rows(
                 tx,
                 query(
-                    "MATCH (:Person {user_id: $owner_id})\
+                    "MATCH (o:Person {user_id: $owner_id})\
                      -[e:KNOWS|KNOWS_SHARED {contact_id: $contact_id}]->(p:Person) \
-                     WITH e, p.person_id AS person_id DELETE e RETURN person_id",
+                     WITH o, e, p.person_id AS person_id, e.keys AS keys, \
+                          type(e) = 'KNOWS_SHARED' AS shared \
+                     DELETE e RETURN o.person_id AS owner_person, person_id, keys, shared",
                 )
                 .param("owner_id", deleted.owner_id)
                 .param("contact_id", deleted.contact_id),
             )
-            .await?
-            .iter()
-            .map(|row| id(row, "person_id"))
-            .collect::<Result<Vec<_>, _>>()?;
-            forget_unsupported(tx, &removed).await
+            .await?;
+            let Some(row) = removed.first() else {
+                return Ok(());
+            };
+            let (owner_person, person) = (id(row, "owner_person")?, id(row, "person_id")?);
+            let keys: Vec<IdentityKey> = row
+                .get::<Vec<String>>("keys")?
+                .into_iter()
+                .map(IdentityKey::from_stored)
+                .collect();
+            let shared: bool = row.get("shared")?;
+            remove_links(tx, owner_person, Some(vec![deleted.contact_id.to_string()])).await?;
+            settle_keys(tx, seeds_of_entry(&keys, shared).to_vec(), HashSet::new()).await?;
+            delete_orphans(tx, &[person]).await
         })
         .await
     }
@@ -746,40 +926,56 @@ impl GraphStore for Neo4jGraph {
             ] {
                 tx.run(query(statement).param("user_id", user_id)).await?;
             }
-            let person = rows(
+            let erased = rows(
                 tx,
                 query(
                     "MATCH (p:Person {user_id: $user_id}) \
+                     WITH p, p.account_key AS account_key \
                      REMOVE p.user_id, p.display_name, p.profile_updated_at, p.account_key, \
                             p.joined_owners \
                      SET p.discoverable = false \
-                     RETURN p.person_id AS person_id",
+                     RETURN p.person_id AS person_id, account_key",
                 )
                 .param("user_id", user_id),
             )
-            .await?
-            .first()
-            .map(|row| id(row, "person_id"))
-            .transpose()?;
-            let Some(person) = person else {
+            .await?;
+            let Some(row) = erased.first() else {
                 return Ok(());
             };
-            let mut touched = rows(
+            let person = id(row, "person_id")?;
+            let mut seeds: Vec<IdentityKey> = row
+                .get::<Option<String>>("account_key")?
+                .map(IdentityKey::from_stored)
+                .into_iter()
+                .collect();
+            let entries = rows(
                 tx,
                 query(
                     "MATCH (:Person {person_id: $person_id})-[e:KNOWS|KNOWS_SHARED]->(c:Person) \
-                     WITH e, c.person_id AS person_id DELETE e RETURN person_id",
+                     WITH e, c.person_id AS person_id, e.keys AS keys, \
+                          type(e) = 'KNOWS_SHARED' AS shared \
+                     DELETE e RETURN person_id, keys, shared",
                 )
                 .param("person_id", person),
             )
-            .await?
-            .iter()
-            .map(|row| id(row, "person_id"))
-            .collect::<Result<Vec<_>, _>>()?;
-            touched.push(person);
+            .await?;
+            let mut touched = vec![person];
+            for row in &entries {
+                let keys: Vec<IdentityKey> = row
+                    .get::<Vec<String>>("keys")?
+                    .into_iter()
+                    .map(IdentityKey::from_stored)
+                    .collect();
+                seeds.extend_from_slice(seeds_of_entry(&keys, row.get("shared")?));
+                touched.push(id(row, "person_id")?);
+            }
+            remove_links(tx, person, None).await?;
+            seeds.sort_unstable();
+            seeds.dedup();
+            settle_keys(tx, seeds, HashSet::new()).await?;
             touched.sort_unstable();
             touched.dedup();
-            forget_unsupported(tx, &touched).await
+            delete_orphans(tx, &touched).await
         })
         .await
     }

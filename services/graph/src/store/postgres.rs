@@ -1,8 +1,8 @@
 //! The graph in PostgreSQL: adjacency tables (`migrations/`), written by the
 //! projection in the consumer's transaction, read by batched breadth-first steps.
 //!
-//! Projection writes are serialised by one transaction-level advisory lock: identity
-//! resolution reads keys and then writes persons, and two batches resolving the same
+//! Projection writes are serialised by one transaction-level advisory lock: settling
+//! identity reads keys and then writes persons, and two batches settling the same
 //! new key at once would otherwise both create a person for it.
 
 use std::collections::{HashMap, HashSet};
@@ -12,13 +12,13 @@ use six_events::{
     auth::UserRegistered,
     importer::{ContactDeleted, ContactsImported, ImportedContact},
 };
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
     Adjacent, ContactFacts, GraphStore, JoinedOwner, PersonFacts, StoreError, Target, Viewer,
 };
-use crate::identity::{IdentityKey, KnownPerson, Planner};
+use crate::identity::{Evidence, IdentityKey, KeyFacts, NamedPerson, seeds_of_entry, settle};
 
 /// The advisory lock key of projection writes ("graph" in ASCII).
 const PROJECTION_LOCK: i64 = 0x0067_7261_7068;
@@ -91,112 +91,176 @@ async fn set_display_name(
     Ok(())
 }
 
-/// Merges `merged` into `survivor`: keys, entries naming it and its own entries
-/// move; `merged` is remembered as an alias.
-async fn merge_person(
+/// The reads of [`settle`], in the consumer's transaction.
+struct PgEvidence<'a>(&'a mut PgConnection);
+
+fn key_texts(keys: &[IdentityKey]) -> Vec<&str> {
+    keys.iter().map(IdentityKey::as_str).collect()
+}
+
+impl Evidence for PgEvidence<'_> {
+    async fn facts(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<HashMap<IdentityKey, KeyFacts>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Facts {
+            key: String,
+            account_of: Option<Uuid>,
+            named: Option<Uuid>,
+            named_is_user: bool,
+            first_of_an_entry: bool,
+        }
+        let rows: Vec<Facts> = sqlx::query_as(
+            "SELECT k.key, account.person_id AS account_of, named.person_id AS named, \
+                    named.user_id IS NOT NULL AS named_is_user, \
+                    EXISTS (SELECT 1 FROM knows e WHERE e.keys[1] = k.key) AS first_of_an_entry \
+             FROM unnest($1::text[]) AS k(key) \
+             LEFT JOIN persons account \
+                    ON account.account_key = k.key AND account.user_id IS NOT NULL \
+             LEFT JOIN person_keys pk ON pk.key = k.key \
+             LEFT JOIN persons named ON named.person_id = pk.person_id",
+        )
+        .bind(key_texts(keys))
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let facts = KeyFacts {
+                    account_of: row.account_of,
+                    named: row.named.map(|person_id| NamedPerson {
+                        person_id,
+                        is_user: row.named_is_user,
+                    }),
+                    first_of_an_entry: row.first_of_an_entry,
+                };
+                (IdentityKey::from_stored(row.key), facts)
+            })
+            .collect())
+    }
+
+    async fn linking_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
+        let rows: Vec<Vec<String>> = sqlx::query_scalar(
+            "SELECT DISTINCT keys FROM knows \
+             WHERE owner_discoverable AND cardinality(keys) > 1 AND keys && $1::text[]",
+        )
+        .bind(key_texts(keys))
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|keys| keys.into_iter().map(IdentityKey::from_stored).collect())
+            .collect())
+    }
+}
+
+/// Settles the persons around `seeds` and writes the result: keys reassigned,
+/// entries placed on their first key's person, persons no key names retired
+/// (their ids resolving to their heir).
+async fn settle_keys(
     transaction: &mut PgConnection,
-    merged: Uuid,
-    survivor: Uuid,
-) -> Result<(), sqlx::Error> {
+    seeds: impl IntoIterator<Item = IdentityKey>,
+) -> Result<(), StoreError> {
+    let settlement = settle(&mut PgEvidence(&mut *transaction), seeds).await?;
+    if settlement.closure.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
+        .bind(&settlement.created)
+        .execute(&mut *transaction)
+        .await?;
+    let (kept, dropped): (Vec<_>, Vec<_>) = settlement
+        .reassigned
+        .iter()
+        .partition(|(_, person)| person.is_some());
+    let dropped: Vec<&str> = dropped.iter().map(|(key, _)| key.as_str()).collect();
+    sqlx::query("DELETE FROM person_keys WHERE key = ANY($1)")
+        .bind(&dropped)
+        .execute(&mut *transaction)
+        .await?;
+    let (keys, persons): (Vec<&str>, Vec<Uuid>) = kept
+        .iter()
+        .filter_map(|(key, person)| person.map(|person| (key.as_str(), person)))
+        .unzip();
     sqlx::query(
-        "WITH gone AS (DELETE FROM persons WHERE person_id = $1 RETURNING keys), \
-         moved AS (UPDATE person_keys SET person_id = $2 \
-                   WHERE key = ANY((SELECT keys FROM gone)::text[])) \
-         UPDATE persons SET keys = keys || (SELECT keys FROM gone) WHERE person_id = $2",
+        "INSERT INTO person_keys (key, person_id) SELECT * FROM unnest($1::text[], $2::uuid[]) \
+         ON CONFLICT (key) DO UPDATE SET person_id = EXCLUDED.person_id",
     )
-    .bind(merged)
-    .bind(survivor)
+    .bind(&keys)
+    .bind(&persons)
     .execute(&mut *transaction)
     .await?;
     sqlx::query(
-        "UPDATE knows SET person_id = $2, \
-         person_discoverable = (SELECT discoverable FROM persons WHERE person_id = $2) \
-         WHERE person_id = $1",
+        // Driven from the keys (an index lookup each), never a scan of `knows`.
+        "WITH placed AS MATERIALIZED ( \
+             SELECT e.owner_person_id, e.contact_id, pk.person_id, p.discoverable \
+             FROM unnest($1::text[]) AS c(key) \
+             JOIN person_keys pk ON pk.key = c.key \
+             JOIN persons p ON p.person_id = pk.person_id \
+             JOIN LATERAL (SELECT owner_person_id, contact_id, person_id FROM knows \
+                           WHERE keys[1] = c.key) e ON e.person_id <> pk.person_id \
+         ) \
+         UPDATE knows e SET person_id = placed.person_id, \
+                            person_discoverable = placed.discoverable \
+         FROM placed \
+         WHERE e.owner_person_id = placed.owner_person_id AND e.contact_id = placed.contact_id",
     )
-    .bind(merged)
-    .bind(survivor)
+    .bind(key_texts(&settlement.closure))
     .execute(&mut *transaction)
     .await?;
-    sqlx::query("UPDATE person_merges SET into_id = $2 WHERE into_id = $1")
-        .bind(merged)
-        .bind(survivor)
-        .execute(&mut *transaction)
-        .await?;
-    sqlx::query("INSERT INTO person_merges (merged_id, into_id) VALUES ($1, $2) ON CONFLICT (merged_id) DO UPDATE SET into_id = $2")
-        .bind(merged)
-        .bind(survivor)
-        .execute(&mut *transaction)
-        .await?;
+    for (retired, heir) in &settlement.retired {
+        match heir {
+            Some(heir) => {
+                sqlx::query("UPDATE person_merges SET into_id = $2 WHERE into_id = $1")
+                    .bind(retired)
+                    .bind(heir)
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO person_merges (merged_id, into_id) VALUES ($1, $2) \
+                     ON CONFLICT (merged_id) DO UPDATE SET into_id = $2",
+                )
+                .bind(retired)
+                .bind(heir)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM person_merges WHERE into_id = $1")
+                    .bind(retired)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+        }
+    }
+    let retired: Vec<Uuid> = settlement
+        .retired
+        .iter()
+        .map(|(person, _)| *person)
+        .collect();
+    delete_orphans(transaction, &retired).await?;
     Ok(())
 }
 
-/// Recomputes the keys of `persons` from what still names them (their account's
-/// e-mail and the entries of them that remain), drops keys nothing names any more,
-/// and deletes persons that are neither a user nor anyone's contact.
-async fn forget_unsupported(
+/// Deletes those of `persons` that are neither a user, nor named by a key, nor
+/// anyone's contact.
+async fn delete_orphans(
     transaction: &mut PgConnection,
     persons: &[Uuid],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "WITH supported AS ( \
-             SELECT p.person_id, \
-                    ARRAY(SELECT DISTINCT key FROM ( \
-                        SELECT p.account_key AS key WHERE p.account_key IS NOT NULL \
-                        UNION ALL \
-                        SELECT unnest(k.keys) FROM knows k WHERE k.person_id = p.person_id \
-                    ) keys ORDER BY key) AS keys \
-             FROM persons p WHERE p.person_id = ANY($1) \
-         ), \
-         dropped AS ( \
-             DELETE FROM person_keys pk USING persons p, supported s \
-             WHERE p.person_id = s.person_id AND pk.key = ANY(p.keys) \
-               AND pk.person_id = p.person_id AND NOT pk.key = ANY(s.keys) \
-         ) \
-         UPDATE persons p SET keys = s.keys FROM supported s WHERE p.person_id = s.person_id",
-    )
-    .bind(persons)
-    .execute(&mut *transaction)
-    .await?;
-    sqlx::query(
-        "WITH orphans AS ( \
-             DELETE FROM persons p WHERE p.person_id = ANY($1) AND p.user_id IS NULL \
-               AND NOT EXISTS (SELECT 1 FROM knows k WHERE k.person_id = p.person_id) \
-             RETURNING p.person_id, p.keys \
-         ), \
-         aliases AS (DELETE FROM person_merges m USING orphans o WHERE m.into_id = o.person_id) \
-         DELETE FROM person_keys pk USING orphans o \
-         WHERE pk.key = ANY(o.keys) AND pk.person_id = o.person_id",
+        "DELETE FROM persons p WHERE p.person_id = ANY($1) AND p.user_id IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM person_keys pk WHERE pk.person_id = p.person_id) \
+           AND NOT EXISTS (SELECT 1 FROM knows e WHERE e.person_id = p.person_id)",
     )
     .bind(persons)
     .execute(&mut *transaction)
     .await?;
     Ok(())
-}
-
-/// The persons the given keys name, with whether each is a user.
-async fn known_persons(
-    transaction: &mut PgConnection,
-    keys: &[String],
-) -> Result<Vec<(IdentityKey, KnownPerson)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT pk.key, pk.person_id, p.user_id IS NOT NULL AS is_user \
-         FROM person_keys pk JOIN persons p ON p.person_id = pk.person_id \
-         WHERE pk.key = ANY($1)",
-    )
-    .bind(keys)
-    .fetch_all(&mut *transaction)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok((
-                IdentityKey::from_stored(row.try_get("key")?),
-                KnownPerson {
-                    person_id: row.try_get("person_id")?,
-                    is_user: row.try_get("is_user")?,
-                },
-            ))
-        })
-        .collect()
 }
 
 impl GraphStore for PostgresGraph {
@@ -210,67 +274,53 @@ impl GraphStore for PostgresGraph {
         if is_erased(transaction, user.user_id).await? {
             return Ok(Vec::new());
         }
-        let Some(key) = IdentityKey::email(&user.email) else {
+        let key = IdentityKey::email(&user.email);
+        let own: Option<(Uuid, Option<String>)> =
+            sqlx::query_as("SELECT person_id, account_key FROM persons WHERE user_id = $1")
+                .bind(user.user_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+        if let Some((_, Some(_))) = own {
+            return Ok(Vec::new()); // applied already
+        }
+        let Some(key) = key else {
             tracing::warn!("registration without a usable e-mail address: no key recorded");
             let (person_id, _) = user_person(transaction, user.user_id).await?;
             set_display_name(transaction, person_id, &user.display_name).await?;
             return Ok(Vec::new());
         };
-        let own: Option<Uuid> =
-            sqlx::query_scalar("SELECT person_id FROM persons WHERE user_id = $1")
-                .bind(user.user_id)
-                .fetch_optional(&mut *transaction)
-                .await?;
-        let named: Option<(Uuid, bool)> = sqlx::query_as(
-            "SELECT pk.person_id, p.user_id IS NOT NULL FROM person_keys pk \
-             JOIN persons p ON p.person_id = pk.person_id WHERE pk.key = $1",
+        let account_holder: Option<Uuid> = sqlx::query_scalar(
+            "SELECT user_id FROM persons WHERE account_key = $1 AND user_id IS NOT NULL",
         )
         .bind(key.as_str())
         .fetch_optional(&mut *transaction)
         .await?;
-        let mut joined_persons = Vec::new();
-        let person_id = match (own, named) {
-            (Some(own), Some((named, _))) if own == named => own,
-            (_, Some((named, true))) => {
-                // The address names another account's person (an account deleted and
-                // its address reused is erased first, so this is a contradiction):
-                // keep both apart.
-                tracing::warn!(%named, "e-mail key already names another user: not linked");
-                let (person_id, _) = user_person(transaction, user.user_id).await?;
-                set_display_name(transaction, person_id, &user.display_name).await?;
-                return Ok(Vec::new());
-            }
-            (None, Some((named, false))) => {
-                // Others' contact: it becomes the user, keeping its id.
-                sqlx::query("UPDATE persons SET user_id = $2 WHERE person_id = $1")
-                    .bind(named)
-                    .bind(user.user_id)
-                    .execute(&mut *transaction)
-                    .await?;
-                joined_persons.push(named);
-                named
-            }
-            (Some(own), Some((named, false))) => {
-                merge_person(transaction, named, own).await?;
-                joined_persons.push(named);
-                own
-            }
-            (own, None) => {
-                let person_id = match own {
-                    Some(own) => own,
+        if account_holder.is_some_and(|holder| holder != user.user_id) {
+            // An account deleted and its address reused is erased first, so this
+            // is a contradiction: keep both apart.
+            tracing::warn!("e-mail key is already another account's: not linked");
+            let (person_id, _) = user_person(transaction, user.user_id).await?;
+            set_display_name(transaction, person_id, &user.display_name).await?;
+            return Ok(Vec::new());
+        }
+        let person_id = match own {
+            Some((own, _)) => own,
+            None => {
+                // The person the address names, if only someone's contact, becomes
+                // the user, keeping its id.
+                let adopted: Option<Uuid> = sqlx::query_scalar(
+                    "UPDATE persons p SET user_id = $2 FROM person_keys pk \
+                     WHERE pk.key = $1 AND p.person_id = pk.person_id AND p.user_id IS NULL \
+                     RETURNING p.person_id",
+                )
+                .bind(key.as_str())
+                .bind(user.user_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                match adopted {
+                    Some(person) => person,
                     None => user_person(transaction, user.user_id).await?.0,
-                };
-                sqlx::query("INSERT INTO person_keys (key, person_id) VALUES ($1, $2)")
-                    .bind(key.as_str())
-                    .bind(person_id)
-                    .execute(&mut *transaction)
-                    .await?;
-                sqlx::query("UPDATE persons SET keys = keys || ARRAY[$2] WHERE person_id = $1")
-                    .bind(person_id)
-                    .bind(key.as_str())
-                    .execute(&mut *transaction)
-                    .await?;
-                person_id
+                }
             }
         };
         set_display_name(transaction, person_id, &user.display_name).await?;
@@ -279,9 +329,7 @@ impl GraphStore for PostgresGraph {
             .bind(key.as_str())
             .execute(&mut *transaction)
             .await?;
-        if joined_persons.is_empty() {
-            return Ok(Vec::new());
-        }
+        settle_keys(transaction, [key]).await?;
         let owners: Vec<Uuid> = sqlx::query_scalar(
             "SELECT DISTINCT o.user_id FROM knows k \
              JOIN persons o ON o.person_id = k.owner_person_id \
@@ -335,6 +383,19 @@ impl GraphStore for PostgresGraph {
                 .bind(profile.discoverable)
                 .execute(&mut *transaction)
                 .await?;
+            // The user's entries start or stop linking keys.
+            let linking: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT unnest(keys) FROM knows \
+                 WHERE owner_person_id = $1 AND cardinality(keys) > 1",
+            )
+            .bind(person_id)
+            .fetch_all(&mut *transaction)
+            .await?;
+            settle_keys(
+                transaction,
+                linking.into_iter().map(IdentityKey::from_stored),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -373,72 +434,53 @@ impl GraphStore for PostgresGraph {
             return Ok(());
         }
 
-        let mut all_keys: Vec<String> = fresh
-            .iter()
-            .flat_map(|(_, keys)| keys.iter().map(|key| key.as_str().to_owned()))
-            .collect();
-        all_keys.sort_unstable();
-        all_keys.dedup();
-        let mut planner = Planner::new(known_persons(transaction, &all_keys).await?);
-        let placed: Vec<Uuid> = fresh.iter().map(|(_, keys)| planner.place(keys)).collect();
-        let placed: Vec<Uuid> = placed.into_iter().map(|p| planner.current(p)).collect();
-        let plan = planner.finish();
-
-        sqlx::query("INSERT INTO persons (person_id) SELECT * FROM UNNEST($1::uuid[])")
-            .bind(&plan.created)
-            .execute(&mut *transaction)
-            .await?;
-        for (merged, survivor) in &plan.merges {
-            merge_person(transaction, *merged, *survivor).await?;
-        }
-        let (keys, key_persons): (Vec<&str>, Vec<Uuid>) = plan
-            .new_keys
-            .iter()
-            .map(|(key, person)| (key.as_str(), *person))
-            .unzip();
-        sqlx::query(
-            "WITH added AS ( \
-                 INSERT INTO person_keys (key, person_id) \
-                 SELECT * FROM UNNEST($1::text[], $2::uuid[]) \
-                 RETURNING key, person_id \
-             ) \
-             UPDATE persons p SET keys = p.keys || a.keys \
-             FROM (SELECT person_id, array_agg(key ORDER BY key) AS keys FROM added GROUP BY person_id) a \
-             WHERE p.person_id = a.person_id",
-        )
-        .bind(&keys)
-        .bind(&key_persons)
-        .execute(&mut *transaction)
-        .await?;
-
+        // Entries with keys are written on no person yet, then placed by the
+        // settlement; an entry without keys is a person of its own.
         let mut entry_ids = Vec::with_capacity(fresh.len());
+        let mut persons = Vec::with_capacity(fresh.len());
         let mut names = Vec::with_capacity(fresh.len());
         let mut entry_keys = Vec::with_capacity(fresh.len());
+        let mut keyless = Vec::new();
+        let mut seeds = Vec::new();
         for (contact, keys) in &fresh {
+            let person = if keys.is_empty() {
+                let person = Uuid::now_v7();
+                keyless.push(person);
+                person
+            } else {
+                Uuid::nil()
+            };
             entry_ids.push(contact.contact_id);
+            persons.push(person);
             names.push(contact.full_name.as_str());
             entry_keys.push(IdentityKey::join(keys));
+            seeds.extend_from_slice(seeds_of_entry(keys, owner_discoverable));
         }
+        sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
+            .bind(&keyless)
+            .execute(&mut *transaction)
+            .await?;
         sqlx::query(
             "INSERT INTO knows (owner_person_id, contact_id, person_id, full_name, keys, \
                                 owner_discoverable, person_discoverable) \
              SELECT $1, e.contact_id, e.person_id, e.full_name, \
                     CASE WHEN e.keys = '' THEN '{}'::text[] ELSE string_to_array(e.keys, E'\\x1f') END, \
-                    $2, p.discoverable \
-             FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::text[]) \
+                    $2, false \
+             FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[]) \
                   AS e(contact_id, person_id, full_name, keys) \
-             JOIN persons p ON p.person_id = e.person_id \
              ON CONFLICT (owner_person_id, contact_id) DO NOTHING",
         )
         .bind(owner_person)
         .bind(owner_discoverable)
         .bind(&entry_ids)
-        .bind(&placed)
+        .bind(&persons)
         .bind(&names)
         .bind(&entry_keys)
         .execute(&mut *transaction)
         .await?;
-        Ok(())
+        seeds.sort_unstable();
+        seeds.dedup();
+        settle_keys(transaction, seeds).await
     }
 
     #[tracing::instrument(skip_all, fields(owner_id = %deleted.owner_id, contact_id = %deleted.contact_id))]
@@ -459,18 +501,25 @@ impl GraphStore for PostgresGraph {
         .bind(deleted.contact_id)
         .execute(&mut *transaction)
         .await?;
-        let person: Option<Uuid> = sqlx::query_scalar(
+        let removed: Option<(Uuid, Vec<String>, bool)> = sqlx::query_as(
             "DELETE FROM knows k USING persons o \
              WHERE o.user_id = $1 AND k.owner_person_id = o.person_id AND k.contact_id = $2 \
-             RETURNING k.person_id",
+             RETURNING k.person_id, k.keys, k.owner_discoverable",
         )
         .bind(deleted.owner_id)
         .bind(deleted.contact_id)
         .fetch_optional(&mut *transaction)
         .await?;
-        if let Some(person) = person {
-            forget_unsupported(transaction, &[person]).await?;
-        }
+        let Some((person, keys, owner_discoverable)) = removed else {
+            return Ok(());
+        };
+        let keys: Vec<IdentityKey> = keys.into_iter().map(IdentityKey::from_stored).collect();
+        settle_keys(
+            transaction,
+            seeds_of_entry(&keys, owner_discoverable).to_vec(),
+        )
+        .await?;
+        delete_orphans(transaction, &[person]).await?;
         Ok(())
     }
 
@@ -489,30 +538,46 @@ impl GraphStore for PostgresGraph {
             .bind(user_id)
             .execute(&mut *transaction)
             .await?;
-        let person: Option<Uuid> = sqlx::query_scalar(
-            "UPDATE persons SET user_id = NULL, display_name = NULL, discoverable = false, \
+        let erased: Option<(Uuid, Option<String>)> = sqlx::query_as(
+            "WITH before AS (SELECT person_id, account_key FROM persons WHERE user_id = $1) \
+             UPDATE persons p SET user_id = NULL, display_name = NULL, discoverable = false, \
                     profile_updated_at = NULL, account_key = NULL \
-             WHERE user_id = $1 RETURNING person_id",
+             FROM before WHERE p.person_id = before.person_id \
+             RETURNING p.person_id, before.account_key",
         )
         .bind(user_id)
         .fetch_optional(&mut *transaction)
         .await?;
-        let Some(person) = person else {
+        let Some((person, account_key)) = erased else {
             return Ok(());
         };
-        let mut touched: Vec<Uuid> =
-            sqlx::query_scalar("DELETE FROM knows WHERE owner_person_id = $1 RETURNING person_id")
-                .bind(person)
-                .fetch_all(&mut *transaction)
-                .await?;
+        let entries: Vec<(Uuid, Vec<String>, bool)> = sqlx::query_as(
+            "DELETE FROM knows WHERE owner_person_id = $1 \
+             RETURNING person_id, keys, owner_discoverable",
+        )
+        .bind(person)
+        .fetch_all(&mut *transaction)
+        .await?;
         sqlx::query("UPDATE knows SET person_discoverable = false WHERE person_id = $1")
             .bind(person)
             .execute(&mut *transaction)
             .await?;
-        touched.push(person);
+        let mut seeds: Vec<IdentityKey> = account_key
+            .into_iter()
+            .map(IdentityKey::from_stored)
+            .collect();
+        let mut touched = vec![person];
+        for (contact, keys, owner_discoverable) in entries {
+            let keys: Vec<IdentityKey> = keys.into_iter().map(IdentityKey::from_stored).collect();
+            seeds.extend_from_slice(seeds_of_entry(&keys, owner_discoverable));
+            touched.push(contact);
+        }
+        seeds.sort_unstable();
+        seeds.dedup();
+        settle_keys(transaction, seeds).await?;
         touched.sort_unstable();
         touched.dedup();
-        forget_unsupported(transaction, &touched).await?;
+        delete_orphans(transaction, &touched).await?;
         Ok(())
     }
 

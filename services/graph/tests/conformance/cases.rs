@@ -232,14 +232,15 @@ pub async fn a_target_is_found_by_email_person_or_user<S: GraphStore>(graph: &Gr
     }
 }
 
-/// Two persons that a later entry shows to be one are merged: both owners' edges
-/// now reach the one person, and the merged id still finds it.
+/// Two persons that a later entry of a discoverable user shows to be one are
+/// merged: both owners' edges now reach the one person, and the merged id still
+/// finds it.
 pub async fn persons_shown_to_be_one_are_merged_without_losing_edges<S: GraphStore>(
     graph: &Graph<S>,
 ) {
     let ann = graph.user("ann@x.org", "Ann", true).await;
     let ben = graph.user("ben@x.org", "Ben", true).await;
-    let me = graph.user("me@x.org", "Me", false).await;
+    let me = graph.user("me@x.org", "Me", true).await;
     graph
         .import(ann, vec![contact("zoe (work)", "zoe@work.org")])
         .await;
@@ -284,6 +285,48 @@ pub async fn persons_shown_to_be_one_are_merged_without_losing_edges<S: GraphSto
     assert_eq!(
         mutual_names,
         HashSet::from(["Ann".to_owned(), "Ben".to_owned()])
+    );
+}
+
+/// An entry of a user who is not discoverable joins nobody: others' entries of
+/// its addresses stay two persons (a private address book shapes no one else's
+/// answers), until the owner becomes discoverable, and again after.
+pub async fn a_private_entry_joins_no_persons<S: GraphStore>(graph: &Graph<S>) {
+    let ann = graph.user("ann@x.org", "Ann", true).await;
+    let ben = graph.user("ben@x.org", "Ben", true).await;
+    let pat = graph.user("pat@x.org", "Pat", false).await;
+    graph
+        .import(ann, vec![contact("zoe (work)", "zoe@work.org")])
+        .await;
+    graph
+        .import(ben, vec![contact("zoe (home)", "zoe@home.org")])
+        .await;
+    let mut both = contact("Zoe", "zoe@work.org");
+    both.emails.push("zoe@home.org".to_owned());
+    graph.import(pat, vec![both]).await;
+
+    let work = graph.person(&email("zoe@work.org")).await.unwrap();
+    let home = graph.person(&email("zoe@home.org")).await.unwrap();
+    assert_ne!(work, home, "Pat's entry is no evidence for anyone else");
+    assert_eq!(
+        graph.path_names(pat, &email("zoe@home.org")).await,
+        None,
+        "nor for Pat: Pat's entry is on the person of its first address"
+    );
+    assert_eq!(
+        graph.path_names(pat, &email("zoe@work.org")).await,
+        Some(vec!["Pat".to_owned(), "Zoe".to_owned()])
+    );
+
+    graph.profile(pat, "Pat", true).await;
+    let merged = graph.person(&email("zoe@work.org")).await.unwrap();
+    assert_eq!(graph.person(&email("zoe@home.org")).await, Some(merged));
+
+    graph.profile(pat, "Pat", false).await;
+    assert_ne!(
+        graph.person(&email("zoe@work.org")).await,
+        graph.person(&email("zoe@home.org")).await,
+        "the merge goes with the evidence"
     );
 }
 

@@ -316,6 +316,7 @@ macro_rules! every_conformance_case {
             an_unknown_target_is_not_connected,
             a_target_is_found_by_email_person_or_user,
             persons_shown_to_be_one_are_merged_without_losing_edges,
+            a_private_entry_joins_no_persons,
             a_phone_or_profile_url_recognises_a_person,
             two_users_are_never_merged,
             a_registration_links_the_existing_person_and_names_its_owners,
@@ -340,13 +341,6 @@ macro_rules! every_conformance_case {
             redelivered_and_reordered_events_converge,
             a_discoverable_user_with_100000_contacts_leaves_answers_bounded,
             a_viewer_with_100000_contacts_gets_bounded_answers,
-        );
-        // Event orders the projection does not yet converge on: merges are global
-        // and not undone, so they depend on the order of the events that made them
-        // (docs/graph.md, "Identity resolution", limits).
-        $crate::conformance_cases!(
-            #[ignore = "known: these event orders do not converge yet (docs/graph.md, identity limits)"]
-            $make;
             deleting_the_entry_that_merged_two_persons_converges,
             erasing_the_owner_of_the_entry_that_merged_two_persons_converges,
             an_entry_naming_two_users_converges_with_their_registrations,

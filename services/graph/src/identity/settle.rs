@@ -1,0 +1,607 @@
+//! Which person each identity key names, derived from the evidence the graph holds
+//! now, so that it depends neither on the order events arrived in nor on anything
+//! a user who is not discoverable imported.
+//!
+//! The evidence:
+//! - an account: its e-mail key names the user's person;
+//! - a **linking entry**: an entry of a discoverable owner with two or more keys
+//!   says those keys are one person;
+//! - any entry's first key (e-mails, then the profile URL, then phones) must name a
+//!   person, the one the entry is placed on.
+//!
+//! The rule: keys that are not account keys, joined by linking entries, form
+//! components. A component that linking entries tie to exactly one account is that
+//! user's person; one tied to none, or to several (two users are never merged), is
+//! a person of its own. A key no evidence supports names nobody.
+//!
+//! [`settle`] recomputes this around the keys whose evidence changed (the
+//! `seeds`: every key of an entry that links, else its first key; an account's
+//! key): it reads, round by round, the keys linked to them, and returns what
+//! changed. A link that goes away had seeds at both ends, so every part of a person
+//! it splits is reached from a seed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use uuid::Uuid;
+
+use super::IdentityKey;
+use crate::store::StoreError;
+
+/// The person a key names now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedPerson {
+    pub person_id: Uuid,
+    pub is_user: bool,
+}
+
+/// What a store says of one key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyFacts {
+    /// The key is the account e-mail of the user whose person this is.
+    pub account_of: Option<Uuid>,
+    /// The person the key names now.
+    pub named: Option<NamedPerson>,
+    /// Some entry, of any owner, has this key first.
+    pub first_of_an_entry: bool,
+}
+
+/// The reads [`settle`] makes, each answered from the store's current state.
+pub trait Evidence {
+    /// The facts of each key (a key the store knows nothing of may be left out).
+    fn facts(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> impl Future<Output = Result<HashMap<IdentityKey, KeyFacts>, StoreError>> + Send;
+
+    /// The keys of every linking entry (a discoverable owner's, with two keys or
+    /// more) that holds one of `keys`.
+    fn linking_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> impl Future<Output = Result<Vec<Vec<IdentityKey>>, StoreError>> + Send;
+}
+
+/// What changed: the store writes it, then places every entry whose first key is
+/// in `closure` on the person that key names.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Settlement {
+    /// Every key that was looked at.
+    pub closure: Vec<IdentityKey>,
+    /// Persons to create, before the keys are assigned.
+    pub created: Vec<Uuid>,
+    /// Keys whose person changed: the new one, or `None` when nothing supports
+    /// the key any more.
+    pub reassigned: Vec<(IdentityKey, Option<Uuid>)>,
+    /// Persons (never users) no key names any more, each with the person that took
+    /// most of its keys, if any: ids clients kept keep resolving to it.
+    pub retired: Vec<(Uuid, Option<Uuid>)>,
+}
+
+/// The keys a change to one entry (written, deleted, its owner's `discoverable`
+/// turned) must be settled around: all of them when the entry links, else its
+/// first key.
+pub fn seeds_of_entry(keys: &[IdentityKey], owner_discoverable: bool) -> &[IdentityKey] {
+    if owner_discoverable && keys.len() > 1 {
+        keys
+    } else {
+        &keys[..keys.len().min(1)]
+    }
+}
+
+/// Recomputes the persons of the keys around `seeds`; see the module.
+pub async fn settle<E: Evidence>(
+    evidence: &mut E,
+    seeds: impl IntoIterator<Item = IdentityKey>,
+) -> Result<Settlement, StoreError> {
+    let seeds: BTreeSet<IdentityKey> = seeds.into_iter().collect();
+    let mut facts: BTreeMap<IdentityKey, KeyFacts> = BTreeMap::new();
+    let mut entries: BTreeSet<Vec<IdentityKey>> = BTreeSet::new();
+    let mut frontier: Vec<IdentityKey> = seeds.iter().cloned().collect();
+    while !frontier.is_empty() {
+        let mut read = evidence.facts(&frontier).await?;
+        for key in &frontier {
+            facts.insert(key.clone(), read.remove(key).unwrap_or_default());
+        }
+        // Links are followed through every key but other users' account keys: a
+        // component's tie to an account is seen from the component's side.
+        let through: Vec<IdentityKey> = frontier
+            .iter()
+            .filter(|key| seeds.contains(*key) || facts[*key].account_of.is_none())
+            .cloned()
+            .collect();
+        let mut found: Vec<IdentityKey> = Vec::new();
+        if !through.is_empty() {
+            for entry in evidence.linking_entries(&through).await? {
+                found.extend(entry.iter().cloned());
+                entries.insert(entry);
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        frontier = found
+            .into_iter()
+            .filter(|key| !facts.contains_key(key))
+            .collect();
+    }
+    Ok(decide(&facts, &entries))
+}
+
+/// The settlement of the keys in `facts`, given every linking entry touching them.
+fn decide(
+    facts: &BTreeMap<IdentityKey, KeyFacts>,
+    entries: &BTreeSet<Vec<IdentityKey>>,
+) -> Settlement {
+    let keys: Vec<&IdentityKey> = facts.keys().collect();
+    let index: HashMap<&IdentityKey, usize> =
+        keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let account = |key: &IdentityKey| facts.get(key).and_then(|facts| facts.account_of);
+
+    let mut components = Components::new(keys.len());
+    let mut linked = vec![false; keys.len()];
+    for entry in entries {
+        let members: Vec<usize> = entry
+            .iter()
+            .filter(|key| account(key).is_none())
+            .filter_map(|key| index.get(key).copied())
+            .collect();
+        for pair in members.windows(2) {
+            components.join(pair[0], pair[1]);
+        }
+        for &member in &members {
+            linked[member] = true;
+        }
+    }
+    // The accounts each component is tied to.
+    let mut ties: BTreeMap<usize, BTreeSet<Uuid>> = BTreeMap::new();
+    for entry in entries {
+        let users: BTreeSet<Uuid> = entry.iter().filter_map(&account).collect();
+        for key in entry.iter().filter(|key| account(key).is_none()) {
+            if let Some(&member) = index.get(key) {
+                ties.entry(components.root(member))
+                    .or_default()
+                    .extend(&users);
+            }
+        }
+    }
+
+    // The components of keys that are not account keys, largest first (then by
+    // their smallest key), so the largest part of a split keeps the old id.
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (member, key) in keys.iter().enumerate() {
+        if account(key).is_none() {
+            groups
+                .entry(components.root(member))
+                .or_default()
+                .push(member);
+        }
+    }
+    let mut groups: Vec<(usize, Vec<usize>)> = groups.into_iter().collect();
+    groups.sort_by_key(|(_, members)| (std::cmp::Reverse(members.len()), members[0]));
+
+    let mut assigned: Vec<Option<Uuid>> = vec![None; keys.len()];
+    let mut created = Vec::new();
+    let mut claimed: BTreeSet<Uuid> = BTreeSet::new();
+    for (root, members) in &groups {
+        let supported = members
+            .iter()
+            .any(|&member| linked[member] || facts[keys[member]].first_of_an_entry);
+        if !supported {
+            continue;
+        }
+        let users = ties.get(root).cloned().unwrap_or_default();
+        let person = if users.len() == 1 {
+            *users.first().expect("one user")
+        } else {
+            // The person of its own most of these keys named, if no larger part
+            // took it already; else a new one.
+            let mut votes: BTreeMap<Uuid, usize> = BTreeMap::new();
+            for &member in members {
+                if let Some(named) = facts[keys[member]].named.filter(|named| !named.is_user) {
+                    *votes.entry(named.person_id).or_default() += 1;
+                }
+            }
+            let reused = votes
+                .into_iter()
+                .filter(|(person, _)| !claimed.contains(person))
+                .max_by_key(|&(person, count)| (count, std::cmp::Reverse(person)))
+                .map(|(person, _)| person);
+            match reused {
+                Some(person) => person,
+                None => {
+                    let person = Uuid::now_v7();
+                    created.push(person);
+                    person
+                }
+            }
+        };
+        claimed.insert(person);
+        for &member in members {
+            assigned[member] = Some(person);
+        }
+    }
+    for (member, key) in keys.iter().enumerate() {
+        if let Some(person) = account(key) {
+            assigned[member] = Some(person);
+        }
+    }
+
+    let mut reassigned = Vec::new();
+    let mut taken: BTreeMap<Uuid, BTreeMap<Uuid, usize>> = BTreeMap::new();
+    for (member, key) in keys.iter().enumerate() {
+        let before = facts[*key].named.map(|named| named.person_id);
+        let after = assigned[member];
+        if let (Some(before), Some(after)) = (before, after) {
+            *taken.entry(before).or_default().entry(after).or_default() += 1;
+        }
+        if before != after {
+            reassigned.push(((*key).clone(), after));
+        }
+    }
+    let retired = facts
+        .values()
+        .filter_map(|facts| facts.named)
+        .filter(|named| !named.is_user && !claimed.contains(&named.person_id))
+        .map(|named| named.person_id)
+        .collect::<BTreeSet<Uuid>>()
+        .into_iter()
+        .map(|person| {
+            let heir = taken
+                .get(&person)
+                .and_then(|heirs| {
+                    heirs
+                        .iter()
+                        .max_by_key(|&(heir, count)| (*count, std::cmp::Reverse(*heir)))
+                })
+                .map(|(heir, _)| *heir);
+            (person, heir)
+        })
+        .collect();
+    Settlement {
+        closure: facts.keys().cloned().collect(),
+        created,
+        reassigned,
+        retired,
+    }
+}
+
+/// Union-find over key indexes.
+struct Components {
+    parent: Vec<usize>,
+}
+
+impl Components {
+    fn new(size: usize) -> Self {
+        Self {
+            parent: (0..size).collect(),
+        }
+    }
+
+    fn root(&mut self, mut member: usize) -> usize {
+        while self.parent[member] != member {
+            self.parent[member] = self.parent[self.parent[member]];
+            member = self.parent[member];
+        }
+        member
+    }
+
+    /// Joins two components; the smaller index becomes the root.
+    fn join(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.root(a), self.root(b));
+        if a != b {
+            let (low, high) = (a.min(b), a.max(b));
+            self.parent[high] = low;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! [`settle`] over an in-memory store: after any sequence of changes, each
+    //! settled around the keys it touched, the persons are the ones a settlement of
+    //! every key from nothing gives.
+
+    use super::*;
+
+    fn key(value: &str) -> IdentityKey {
+        IdentityKey::from_stored(format!("email:{value}"))
+    }
+
+    /// The evidence, and which person each key names: what a store holds.
+    #[derive(Debug, Clone, Default)]
+    struct Model {
+        /// Entries: (owner, keys), in key order.
+        entries: Vec<(usize, Vec<IdentityKey>)>,
+        discoverable: BTreeSet<usize>,
+        /// Account key → the user's person.
+        accounts: BTreeMap<IdentityKey, Uuid>,
+        users: BTreeSet<Uuid>,
+        named: BTreeMap<IdentityKey, Uuid>,
+    }
+
+    impl Evidence for Model {
+        async fn facts(
+            &mut self,
+            keys: &[IdentityKey],
+        ) -> Result<HashMap<IdentityKey, KeyFacts>, StoreError> {
+            Ok(keys
+                .iter()
+                .map(|key| {
+                    let facts = KeyFacts {
+                        account_of: self.accounts.get(key).copied(),
+                        named: self.named.get(key).map(|&person_id| NamedPerson {
+                            person_id,
+                            is_user: self.users.contains(&person_id),
+                        }),
+                        first_of_an_entry: self
+                            .entries
+                            .iter()
+                            .any(|(_, keys)| keys.first() == Some(key)),
+                    };
+                    (key.clone(), facts)
+                })
+                .collect())
+        }
+
+        async fn linking_entries(
+            &mut self,
+            keys: &[IdentityKey],
+        ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
+            Ok(self
+                .entries
+                .iter()
+                .filter(|(owner, entry)| {
+                    self.discoverable.contains(owner)
+                        && entry.len() > 1
+                        && entry.iter().any(|key| keys.contains(key))
+                })
+                .map(|(_, entry)| entry.clone())
+                .collect())
+        }
+    }
+
+    impl Model {
+        fn apply(&mut self, settlement: &Settlement) {
+            for (key, person) in &settlement.reassigned {
+                match person {
+                    Some(person) => self.named.insert(key.clone(), *person),
+                    None => self.named.remove(key),
+                };
+            }
+        }
+
+        /// The keys an entry's change must be settled around.
+        fn seeds_of(&self, owner: usize, keys: &[IdentityKey]) -> Vec<IdentityKey> {
+            seeds_of_entry(keys, self.discoverable.contains(&owner)).to_vec()
+        }
+
+        /// The persons as sets of keys, each with the user it is, if any.
+        fn persons(&self) -> BTreeSet<(Option<Uuid>, BTreeSet<IdentityKey>)> {
+            let mut persons: BTreeMap<Uuid, BTreeSet<IdentityKey>> = BTreeMap::new();
+            for (key, person) in &self.named {
+                persons.entry(*person).or_default().insert(key.clone());
+            }
+            persons
+                .into_iter()
+                .map(|(person, keys)| (self.users.contains(&person).then_some(person), keys))
+                .collect()
+        }
+    }
+
+    /// One change to the evidence.
+    #[derive(Debug, Clone)]
+    enum Change {
+        Import(usize, Vec<IdentityKey>),
+        Delete(usize, Vec<IdentityKey>),
+        Discoverable(usize, bool),
+        Register(usize),
+    }
+
+    /// User `owner`'s person id, the same in every run.
+    fn user_person(owner: usize) -> Uuid {
+        Uuid::from_u128(0xA000 + owner as u128)
+    }
+
+    fn account_key(owner: usize) -> IdentityKey {
+        key(&format!("user{owner}@x.org"))
+    }
+
+    async fn run(changes: &[Change], owners: usize) -> Model {
+        let mut model = Model::default();
+        for owner in 0..owners {
+            model.users.insert(user_person(owner));
+        }
+        for change in changes {
+            let seeds = match change {
+                Change::Import(owner, keys) => {
+                    model.entries.push((*owner, keys.clone()));
+                    model.seeds_of(*owner, keys)
+                }
+                Change::Delete(owner, keys) => {
+                    let position = model
+                        .entries
+                        .iter()
+                        .position(|(o, k)| o == owner && k == keys)
+                        .expect("deleted after its import");
+                    model.entries.remove(position);
+                    model.seeds_of(*owner, keys)
+                }
+                Change::Discoverable(owner, discoverable) => {
+                    let seeds: Vec<IdentityKey> = model
+                        .entries
+                        .iter()
+                        .filter(|(o, keys)| o == owner && keys.len() > 1)
+                        .flat_map(|(_, keys)| keys.clone())
+                        .collect();
+                    if *discoverable {
+                        model.discoverable.insert(*owner);
+                    } else {
+                        model.discoverable.remove(owner);
+                    }
+                    seeds
+                }
+                Change::Register(owner) => {
+                    model
+                        .accounts
+                        .insert(account_key(*owner), user_person(*owner));
+                    vec![account_key(*owner)]
+                }
+            };
+            let settlement = settle(&mut model, seeds).await.unwrap();
+            model.apply(&settlement);
+        }
+        model
+    }
+
+    /// The persons a settlement of every key from nothing gives.
+    async fn from_nothing(settled: &Model) -> BTreeSet<(Option<Uuid>, BTreeSet<IdentityKey>)> {
+        let mut fresh = Model {
+            named: BTreeMap::new(),
+            ..settled.clone()
+        };
+        let every_key: Vec<IdentityKey> = fresh
+            .entries
+            .iter()
+            .flat_map(|(_, keys)| keys.clone())
+            .chain(fresh.accounts.keys().cloned())
+            .collect();
+        let settlement = settle(&mut fresh, every_key).await.unwrap();
+        fresh.apply(&settlement);
+        fresh.persons()
+    }
+
+    #[tokio::test]
+    async fn only_a_discoverable_owners_entry_joins_keys() {
+        let (ann, bob) = (key("ann@a"), key("ann@b"));
+        let private = run(&[Change::Import(0, vec![ann.clone(), bob.clone()])], 1).await;
+        assert_eq!(
+            private.persons(),
+            BTreeSet::from([(None, BTreeSet::from([ann.clone()]))]),
+            "a private entry's other keys name nobody"
+        );
+        let shared = run(
+            &[
+                Change::Discoverable(0, true),
+                Change::Import(0, vec![ann.clone(), bob.clone()]),
+            ],
+            1,
+        )
+        .await;
+        assert_eq!(
+            shared.persons(),
+            BTreeSet::from([(None, BTreeSet::from([ann, bob]))])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_tied_to_two_accounts_joins_neither() {
+        let phone = key("shared-line");
+        let changes = [
+            Change::Discoverable(2, true),
+            Change::Register(0),
+            Change::Register(1),
+            Change::Import(2, vec![account_key(0), phone.clone()]),
+            Change::Import(2, vec![account_key(1), phone.clone()]),
+        ];
+        let model = run(&changes, 3).await;
+        assert_eq!(
+            model.persons(),
+            BTreeSet::from([
+                (Some(user_person(0)), BTreeSet::from([account_key(0)])),
+                (Some(user_person(1)), BTreeSet::from([account_key(1)])),
+                (None, BTreeSet::from([phone])),
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_the_linking_entry_splits_the_person_again() {
+        let (mail, phone) = (key("c@x"), key("c-phone"));
+        let changes = [
+            Change::Discoverable(0, true),
+            Change::Import(1, vec![mail.clone()]),
+            Change::Import(2, vec![phone.clone()]),
+            Change::Import(0, vec![mail.clone(), phone.clone()]),
+            Change::Delete(0, vec![mail.clone(), phone.clone()]),
+        ];
+        let model = run(&changes, 3).await;
+        assert_eq!(
+            model.persons(),
+            BTreeSet::from([
+                (None, BTreeSet::from([mail])),
+                (None, BTreeSet::from([phone]))
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn joined_persons_keep_one_id_and_the_other_resolves_to_it() {
+        let (mail, phone) = (key("c@x"), key("c-phone"));
+        let mut model = run(
+            &[
+                Change::Discoverable(0, true),
+                Change::Import(1, vec![mail.clone()]),
+                Change::Import(2, vec![phone.clone()]),
+            ],
+            3,
+        )
+        .await;
+        let (by_mail, by_phone) = (model.named[&mail], model.named[&phone]);
+        model.entries.push((0, vec![mail.clone(), phone.clone()]));
+        let settlement = settle(&mut model, [mail.clone(), phone.clone()])
+            .await
+            .unwrap();
+
+        let kept = by_mail.min(by_phone);
+        let gone = by_mail.max(by_phone);
+        assert!(settlement.created.is_empty());
+        assert_eq!(settlement.retired, vec![(gone, Some(kept))]);
+        let moved = if kept == by_mail { phone } else { mail };
+        assert_eq!(settlement.reassigned, vec![(moved, Some(kept))]);
+    }
+
+    /// Random changes over few keys and owners, so that links, ties to accounts,
+    /// splits and toggles meet often.
+    fn scenario(seed: u64) -> (Vec<Change>, usize) {
+        let mut random = fastrand::Rng::with_seed(seed);
+        let owners = 4;
+        let pool: Vec<IdentityKey> = (0..6)
+            .map(|i| key(&format!("k{i}")))
+            .chain((0..owners).map(account_key))
+            .collect();
+        let mut live: Vec<(usize, Vec<IdentityKey>)> = Vec::new();
+        let mut changes = Vec::new();
+        for _ in 0..40 {
+            match random.u8(0..10) {
+                0..=4 => {
+                    let owner = random.usize(0..owners);
+                    let mut keys: Vec<IdentityKey> = (0..random.usize(1..=3))
+                        .map(|_| pool[random.usize(0..pool.len())].clone())
+                        .collect();
+                    keys.dedup();
+                    live.push((owner, keys.clone()));
+                    changes.push(Change::Import(owner, keys));
+                }
+                5 | 6 if !live.is_empty() => {
+                    let (owner, keys) = live.swap_remove(random.usize(0..live.len()));
+                    changes.push(Change::Delete(owner, keys));
+                }
+                7 | 8 => changes.push(Change::Discoverable(random.usize(0..owners), random.bool())),
+                _ => changes.push(Change::Register(random.usize(0..owners))),
+            }
+        }
+        (changes, owners)
+    }
+
+    #[tokio::test]
+    async fn settling_each_change_gives_the_persons_of_the_evidence_in_any_order() {
+        for seed in 0..200 {
+            let (changes, owners) = scenario(seed);
+            let model = run(&changes, owners).await;
+            assert_eq!(
+                model.persons(),
+                from_nothing(&model).await,
+                "seed {seed}: {changes:#?}"
+            );
+        }
+    }
+}
