@@ -49,19 +49,11 @@ fn script(name: &str) -> PathBuf {
 /// Runs a script of `tests/interop` with Python, after checking that the clients
 /// it needs are installed.
 async fn run_python(name: &str, args: &[&str]) -> Output {
-    let python = std::env::var("SIX_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let check = tokio::process::Command::new(&python)
-        .args(["-c", "import cloudevents.core.bindings.rabbitmq, pika"])
-        .output()
-        .await
-        .unwrap_or_else(|error| {
-            panic!("`{python}` cannot be run ({error}): install Python 3, or set SIX_PYTHON")
-        });
-    assert!(
-        check.status.success(),
-        "the Python clients of the interop tests are missing: run `pip install -r shared/bus/tests/interop/requirements.txt`\n{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let python = six_testkit::python_with(
+        &["cloudevents.core.bindings.rabbitmq", "pika"],
+        "shared/bus/tests/interop/requirements.txt",
+    )
+    .await;
     let output = tokio::process::Command::new(&python)
         .arg(script(name))
         .args(args)

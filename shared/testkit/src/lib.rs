@@ -7,7 +7,9 @@
 //! - [`DedicatedBroker`]: a whole RabbitMQ node of the test's own, to stop and start
 //!   again (broker restart tests);
 //! - [`wait_until`] / [`wait_for`]: how a test waits for something that happens in
-//!   the background, with a deadline instead of a sleep.
+//!   the background, with a deadline instead of a sleep;
+//! - [`python_with`]: the Python interpreter of tests that check against an
+//!   independent Python implementation.
 //!
 //! Each test gets its own database and vhost, so tests run in parallel and can be
 //! run twice in a row. The servers are those of the local stack
@@ -18,12 +20,14 @@
 mod broker;
 mod cleanup;
 mod database;
+mod python;
 mod rabbitmq;
 mod servers;
 mod wait;
 
 pub use broker::DedicatedBroker;
 pub use database::TestDatabase;
+pub use python::python_with;
 pub use rabbitmq::{QueueStats, RabbitMqApi, TestVhost};
 pub use servers::{amqp_url, database_admin_url, rabbitmq_api_url, repo_root};
 pub use wait::{GaveUp, poll_for, wait_for, wait_until};

@@ -231,24 +231,13 @@ impl Network {
     }
 }
 
-/// The Python to run networkx with (`SIX_PYTHON`, else `python3`), after checking
-/// that networkx is installed.
+/// The Python to run networkx with.
 async fn python_with_networkx() -> String {
-    let python = std::env::var("SIX_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let check = tokio::process::Command::new(&python)
-        .args(["-c", "import networkx"])
-        .output()
-        .await
-        .unwrap_or_else(|error| {
-            panic!("`{python}` cannot be run ({error}): install Python 3, or set SIX_PYTHON")
-        });
-    assert!(
-        check.status.success(),
-        "networkx, which the path answers are checked against, is missing: run \
-         `python3 -m pip install -r services/graph/tests/networkx/requirements.txt`\n{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    python
+    six_testkit::python_with(
+        &["networkx"],
+        "services/graph/tests/networkx/requirements.txt",
+    )
+    .await
 }
 
 /// Runs `tests/networkx/shortest_paths.py` on `problem`; returns its lengths.
