@@ -145,8 +145,11 @@ impl Evidence for PgEvidence<'_> {
         keys: &[IdentityKey],
     ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
         let rows: Vec<Vec<String>> = sqlx::query_scalar(
-            "SELECT DISTINCT keys FROM knows \
-             WHERE owner_discoverable AND cardinality(keys) > 1 AND keys && $1::text[]",
+            // One index search per key: cheaper than one search for any of them.
+            "SELECT DISTINCT e.keys FROM unnest($1::text[]) AS k(key) \
+             JOIN LATERAL (SELECT keys FROM knows \
+                           WHERE owner_discoverable AND cardinality(keys) > 1 \
+                             AND keys @> ARRAY[k.key]) e ON true",
         )
         .bind(key_texts(keys))
         .fetch_all(&mut *self.0)
