@@ -62,11 +62,9 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use six_bench_support::options::testing::args;
 
-    fn args(values: &[&str]) -> Vec<String> {
-        values.iter().map(|value| (*value).to_owned()).collect()
-    }
+    use super::*;
 
     #[test]
     fn options_override_variables_which_override_defaults() {

@@ -5,9 +5,8 @@
 //! gets SIGTERM and must exit 0.
 
 use std::{
-    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{ExitStatus, Stdio},
+    process::ExitStatus,
     sync::atomic::AtomicU64,
     time::{Duration, Instant},
 };
@@ -15,18 +14,18 @@ use std::{
 use anyhow::Context;
 use six_bench_support::{
     memory::Memory,
-    service::{ServiceLog, build_under_cargo_run, until_or_exit},
+    service::{RunningService, build_under_cargo_run, service_command},
 };
 use six_testkit::{TestDatabase, TestVhost};
 use sqlx::PgPool;
-use tokio::process::Command;
 
 use crate::{sample, settings::Settings};
 
 /// The service binary's name (a sibling of `bus-throughput`).
 const SERVICE_BINARY: &str = "bench-service";
 
-/// Deadline for start-up, for handling the traffic and for the graceful exit.
+/// Deadline for handling the traffic, as for start-up and the graceful exit
+/// ([`six_bench_support::service::DEADLINE`]).
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Memory readings are taken this often over [`SAMPLING`], keeping the largest.
@@ -102,52 +101,12 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
     let vhost = TestVhost::create().await;
     let binary_bytes = std::fs::metadata(binary)?.len();
     let spawned = Instant::now();
-    // A clean environment: the service runs on its production defaults, whatever
-    // the shell exports.
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("DATABASE_URL", database.url())
-        .env("AMQP_URL", settings.amqp_url(&vhost))
-        .env("HTTP_ADDR", "127.0.0.1:0")
-        .env("LOG_FORMAT", "json")
-        .env("LOG_LEVEL", "info")
-        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
-    let pid = child.id().context("the service exited at once")?;
-    let log = ServiceLog::default();
-    log.follow(child.stdout.take());
-    log.follow(child.stderr.take());
-
-    let address = until_or_exit(
-        &mut child,
-        &log,
-        DEADLINE,
-        "the service logs `service started`",
-        || {
-            let address = log.local_address();
-            async move { address }
-        },
-    )
-    .await?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
-    until_or_exit(
-        &mut child,
-        &log,
-        DEADLINE,
-        "/readyz reports ready with the relay and the consumer connected",
-        || ready(&client, address),
-    )
-    .await?;
+    let command = service_command(binary, &database.url(), &settings.amqp_url(&vhost));
+    let mut service = RunningService::start("service", command).await?;
     let startup = spawned.elapsed();
 
     tokio::time::sleep(settings.settle).await;
+    let pid = service.pid();
     let after_start = largest_reading(pid).await?;
 
     let pool = database.pool();
@@ -160,26 +119,18 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
     )
     .await?;
     let expected = i64::try_from(settings.rest_events).unwrap_or(i64::MAX);
-    until_or_exit(
-        &mut child,
-        &log,
-        DEADLINE,
-        "the service handled every event",
-        || handled_all(&pool, expected),
-    )
-    .await?;
+    service
+        .until_or_exit(DEADLINE, "the service handled every event", || {
+            handled_all(&pool, expected)
+        })
+        .await?;
     tokio::time::sleep(settings.settle).await;
     let after_traffic = largest_reading(pid).await?;
 
     let stopping = Instant::now();
-    let pid_number = libc::pid_t::try_from(pid).context("pid out of range")?;
-    // SAFETY: `kill` only sends a signal, to the child this function started and
-    // has not yet reaped (so the pid cannot have been reused).
-    let signalled = unsafe { libc::kill(pid_number, libc::SIGTERM) };
-    anyhow::ensure!(signalled == 0, "could not send SIGTERM to the service");
-    let exit = tokio::time::timeout(DEADLINE, child.wait())
-        .await
-        .context("the service did not exit within the deadline after SIGTERM")??;
+    // Read after the exit too: what the service logs while it shuts down counts.
+    let log = service.log().clone();
+    let exit = service.stop().await?;
     Ok(AtRest {
         binary_bytes,
         startup,
@@ -190,24 +141,6 @@ pub async fn run(settings: &Settings, binary: &Path) -> anyhow::Result<AtRest> {
         exit,
         log_problems: log.problems(),
     })
-}
-
-async fn ready(client: &reqwest::Client, address: SocketAddr) -> Option<()> {
-    let response = client
-        .get(format!("http://{address}/readyz"))
-        .send()
-        .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    let report: serde_json::Value = response.json().await.ok()?;
-    let links = report["broker"].as_array()?;
-    let all_connected = links.len() == 2
-        && links
-            .iter()
-            .all(|link| link["connected"].as_bool() == Some(true));
-    all_connected.then_some(())
 }
 
 async fn handled_all(pool: &PgPool, expected: i64) -> Option<()> {

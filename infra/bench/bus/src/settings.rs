@@ -317,18 +317,9 @@ impl fmt::Display for Settings {
 
 #[cfg(test)]
 mod tests {
+    use six_bench_support::options::testing::{args, run};
+
     use super::*;
-
-    fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|word| (*word).to_owned()).collect()
-    }
-
-    fn run(request: Result<Request<Settings>, String>) -> Settings {
-        match request {
-            Ok(Request::Run(settings)) => settings,
-            other => panic!("expected settings, got {other:?}"),
-        }
-    }
 
     #[test]
     fn an_option_wins_over_its_variable() {

@@ -165,7 +165,7 @@ pub async fn run(
     )
     .await?;
     tokio::time::sleep(SETTLE).await;
-    let pid = importer.pid();
+    let pid = importer.service.pid();
     let memory_at_start = Memory::read(pid)?;
     let owner_id = Uuid::now_v7();
     let client = reqwest::Client::builder()
@@ -181,13 +181,20 @@ pub async fn run(
     let sent_at = Utc::now();
     let sending = Instant::now();
     let job = upload(
-        &importer.url("/v1/imports?file_name=Connections.csv"),
+        &importer
+            .service
+            .url("/v1/imports?file_name=Connections.csv"),
         issuer,
         owner_id,
         file,
     )
     .await
-    .with_context(|| format!("last importer log lines:\n{}", importer.log_tail()))?;
+    .with_context(|| {
+        format!(
+            "last importer log lines:\n{}",
+            importer.service.log().tail()
+        )
+    })?;
     let upload = sending.elapsed();
     let uploaded_at = sampler.started().elapsed();
     let cpu_upload = cpu.finish();
@@ -197,8 +204,8 @@ pub async fn run(
     let mut last_progress = (job.rows_read, Instant::now());
     let job = loop {
         tokio::time::sleep(POLL_EVERY).await;
-        importer.check_alive()?;
-        let job = get_job(&client, &importer.url(&job_path), issuer, owner_id).await?;
+        importer.service.check_alive()?;
+        let job = get_job(&client, &importer.service.url(&job_path), issuer, owner_id).await?;
         match job.state.as_str() {
             "completed" => break job,
             "failed" | "cancelled" => anyhow::bail!(
@@ -207,7 +214,7 @@ pub async fn run(
                 job.rows_read,
                 job.failure_code.as_deref().unwrap_or("no code"),
                 job.failure_reason.as_deref().unwrap_or("no reason"),
-                importer.log_tail()
+                importer.service.log().tail()
             ),
             _ => {}
         }
@@ -218,16 +225,19 @@ pub async fn run(
                 "the import job stalled: {} rows read, none more for {} s; last importer log lines:\n{}",
                 job.rows_read,
                 STALL.as_secs(),
-                importer.log_tail()
+                importer.service.log().tail()
             );
         }
     };
     let cpu_processing = cpu.finish();
 
     let pool = importer.database.pool();
-    let drained = wait_for_empty_outbox(&pool)
-        .await
-        .with_context(|| format!("last importer log lines:\n{}", importer.log_tail()))?;
+    let drained = wait_for_empty_outbox(&pool).await.with_context(|| {
+        format!(
+            "last importer log lines:\n{}",
+            importer.service.log().tail()
+        )
+    })?;
     let until_drained = sending.elapsed();
     let drained_at = sampler.started().elapsed();
     let memory_at_end = Memory::read(pid)?;
@@ -256,7 +266,7 @@ pub async fn run(
     let rejects_sample = if job.rows_rejected > 0 {
         rejects(
             &client,
-            &importer.url(&format!("{job_path}/rejects.csv")),
+            &importer.service.url(&format!("{job_path}/rejects.csv")),
             issuer,
             owner_id,
         )
@@ -265,7 +275,7 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let log_problems = importer.log_problems();
+    let log_problems = importer.service.log().problems();
     let exit = importer.stop().await?;
     Ok(ImporterFigures {
         run,

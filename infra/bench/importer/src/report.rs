@@ -7,7 +7,7 @@ use std::time::Duration;
 use six_bench_support::{
     cpu::CpuUsage,
     memory::bytes,
-    report::{Machine, grouped, grouped_rounded},
+    report::{Machine, grouped, grouped_rounded, megabytes},
 };
 
 use crate::{
@@ -417,11 +417,6 @@ fn machine() -> String {
     )
 }
 
-/// `bytes` in MB (10⁶ bytes), one decimal.
-pub fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 fn kib(kib: u64) -> String {
     megabytes(bytes(kib))
 }
@@ -443,8 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn megabytes_are_millions_of_bytes() {
-        assert_eq!(megabytes(99_960_000), "100.0 MB");
+    fn kibibytes_read_in_megabytes() {
         assert_eq!(kib(1_000), "1.0 MB");
     }
 

@@ -2,26 +2,20 @@
 //! own: the release binary of `services/importer`, with a fresh database and vhost,
 //! port 0, a spool directory of its own and a [`TestIssuer`] in this process for
 //! its users' tokens. Its settings are its production defaults except the ones
-//! [`start`] lists.
+//! [`start`] lists. Running the process is [`six_bench_support::service`]'s.
 
 use std::{
-    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{ExitStatus, Stdio},
-    time::Duration,
+    process::ExitStatus,
 };
 
 use anyhow::Context;
-use six_bench_support::service::{ServiceLog, build_under_cargo_run, until_or_exit};
+use six_bench_support::service::{RunningService, service_binary, service_command};
 use six_kit::testing::TestIssuer;
 use six_testkit::{TestDatabase, TestVhost};
-use tokio::process::{Child, Command};
 
-/// The service binary's name.
+/// The service binary's name, and its directory under `services/`.
 const BINARY: &str = "importer";
-
-/// Deadline for start-up and for the graceful exit.
-const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The importer's `IMPORTER_MAX_ROWS` default: larger files need it raised.
 pub const SERVICE_MAX_ROWS: u64 = 2_000_000;
@@ -30,39 +24,13 @@ pub const SERVICE_MAX_ROWS: u64 = 2_000_000;
 /// `services/importer` (release unless this is a debug build) into this binary's
 /// target directory and uses it; else expects it there already.
 pub async fn binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(path) = explicit {
-        anyhow::ensure!(path.is_file(), "{} not found", path.display());
-        return Ok(path.to_owned());
-    }
-    let current = std::env::current_exe().context("locate the running binary")?;
-    let profile_dir = current
-        .parent()
-        .context("the running binary has no directory")?;
-    let binary = profile_dir.join(format!("{BINARY}{}", std::env::consts::EXE_SUFFIX));
-    let target_dir = profile_dir
-        .parent()
-        .context("the running binary is not in a target directory")?;
-    let manifest =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../services/importer/Cargo.toml");
-    let target_dir = target_dir
-        .to_str()
-        .context("the target directory is not UTF-8")?;
-    build_under_cargo_run(&manifest, BINARY, &["--locked", "--target-dir", target_dir]).await?;
-    anyhow::ensure!(
-        binary.is_file(),
-        "{} not found: build it with `cargo build --release --manifest-path services/importer/Cargo.toml` \
-         into the same target directory, or pass --importer-binary",
-        binary.display()
-    );
-    Ok(binary)
+    service_binary(BINARY, explicit).await
 }
 
 /// A running importer process.
 pub struct ImporterProcess {
-    child: Child,
-    pid: u32,
-    address: SocketAddr,
-    log: ServiceLog,
+    /// The process.
+    pub service: RunningService,
     /// Its database (dropped, with the data, after the process stops).
     pub database: TestDatabase,
     _vhost: TestVhost,
@@ -108,60 +76,14 @@ pub async fn start(
         .prefix("importer-spool-")
         .tempdir_in(work_dir)
         .context("create the spool directory")?;
-    // A clean environment: the service runs on its production defaults, whatever
-    // the shell exports.
-    let mut command = Command::new(binary);
-    command
-        .env_clear()
-        .env("DATABASE_URL", database.url())
-        .env("AMQP_URL", vhost.amqp_url())
-        .env("HTTP_ADDR", "127.0.0.1:0")
-        .env("LOG_FORMAT", "json")
-        .env("LOG_LEVEL", "info")
-        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
-        .env("IMPORTER_SPOOL_DIR", spool.path());
+    let mut command = service_command(binary, &database.url(), &vhost.amqp_url());
+    command.env("IMPORTER_SPOOL_DIR", spool.path());
     for (name, value) in issuer.env_vars().into_iter().chain(settings.variables()) {
         command.env(name, value);
     }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
-    let pid = child.id().context("the importer exited at once")?;
-    let log = ServiceLog::default();
-    log.follow(child.stdout.take());
-    log.follow(child.stderr.take());
-
-    let address = until_or_exit(
-        &mut child,
-        &log,
-        DEADLINE,
-        "the importer logs `service started`",
-        || {
-            let address = log.local_address();
-            async move { address }
-        },
-    )
-    .await?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
-    until_or_exit(
-        &mut child,
-        &log,
-        DEADLINE,
-        "/readyz reports ready with the relay and the consumer connected",
-        || ready(&client, address),
-    )
-    .await?;
+    let service = RunningService::start(BINARY, command).await?;
     Ok(ImporterProcess {
-        child,
-        pid,
-        address,
-        log,
+        service,
         database,
         _vhost: vhost,
         _spool: spool,
@@ -169,67 +91,11 @@ pub async fn start(
 }
 
 impl ImporterProcess {
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.pid
+    /// Sends SIGTERM and waits for the exit; then drops its database, vhost and
+    /// spool directory.
+    pub async fn stop(self) -> anyhow::Result<ExitStatus> {
+        self.service.stop().await
     }
-
-    /// `http://<address><path>`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// Fails, with the last log lines, if the process has exited.
-    pub fn check_alive(&mut self) -> anyhow::Result<()> {
-        match self.child.try_wait()? {
-            None => Ok(()),
-            Some(status) => anyhow::bail!(
-                "the importer exited ({status}); last log lines:\n{}",
-                self.log.tail()
-            ),
-        }
-    }
-
-    /// The last log lines, for an error report.
-    pub fn log_tail(&self) -> String {
-        self.log.tail()
-    }
-
-    /// Warnings and errors the importer logged so far.
-    pub fn log_problems(&self) -> Vec<String> {
-        self.log.problems()
-    }
-
-    /// Sends SIGTERM and waits for the exit.
-    pub async fn stop(mut self) -> anyhow::Result<ExitStatus> {
-        let pid = libc::pid_t::try_from(self.pid).context("pid out of range")?;
-        // SAFETY: `kill` only sends a signal, to the child this process started
-        // and has not yet reaped (so the pid cannot have been reused).
-        let signalled = unsafe { libc::kill(pid, libc::SIGTERM) };
-        anyhow::ensure!(signalled == 0, "could not send SIGTERM to the importer");
-        let status = tokio::time::timeout(DEADLINE, self.child.wait())
-            .await
-            .context("the importer did not exit within the deadline after SIGTERM")??;
-        Ok(status)
-    }
-}
-
-async fn ready(client: &reqwest::Client, address: SocketAddr) -> Option<()> {
-    let response = client
-        .get(format!("http://{address}/readyz"))
-        .send()
-        .await
-        .ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    let report: serde_json::Value = response.json().await.ok()?;
-    let links = report["broker"].as_array()?;
-    let all_connected = !links.is_empty()
-        && links
-            .iter()
-            .all(|link| link["connected"].as_bool() == Some(true));
-    all_connected.then_some(())
 }
 
 #[cfg(test)]

@@ -7,17 +7,23 @@
 //!   optionally split into load client and service by thread name, PostgreSQL,
 //!   RabbitMQ, everything else);
 //! - [`memory`]: a process's resident memory, from `/proc`;
-//! - [`service`]: a service run as a child process (built under `cargo run`,
-//!   its log followed, waited on while it is alive);
-//! - [`report`]: the machine a run is on, the load average, and numbers with
-//!   thousands separators.
+//! - [`latency`]: request or query latencies read as percentiles;
+//! - [`postgres`]: the server's superuser connection, the checkpoint and pause
+//!   before each phase, and its settings line for the header;
+//! - [`service`]: a service run as a child process (its binary found or built
+//!   under `cargo run`, started on port 0 with a clean environment, its log
+//!   followed, waited on while it is alive, stopped with SIGTERM);
+//! - [`report`]: the machine a run is on, the load average, a binary's size,
+//!   and numbers with thousands separators or in MB.
 //!
 //! Each benchmark crate is standalone with its own `Cargo.lock` and depends on
 //! this one by path. See `infra/bench/README.md`.
 
 pub mod cli;
 pub mod cpu;
+pub mod latency;
 pub mod memory;
 pub mod options;
+pub mod postgres;
 pub mod report;
 pub mod service;

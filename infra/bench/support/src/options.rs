@@ -1,6 +1,7 @@
 //! Command-line options of a benchmark: `--flag value` (or `--flag=value`), else
 //! the `BENCH_*` variable of the same name, else the benchmark's default. Each
-//! benchmark lists its options as [`OptionSpec`]s and reads them with [`Options`].
+//! benchmark lists its options as [`OptionSpec`]s and reads them with [`Options`];
+//! its tests build command lines and read the outcome with [`testing`].
 
 use std::{collections::HashMap, fmt::Display, str::FromStr};
 
@@ -118,4 +119,25 @@ pub fn usage_of(program: &str, summary: &str, specs: &[OptionSpec]) -> String {
         ));
     }
     text
+}
+
+/// For the benchmarks' tests of their settings.
+pub mod testing {
+    use std::fmt::Debug;
+
+    use super::Request;
+
+    /// `words` as the arguments of a command line (without the program name).
+    pub fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| (*word).to_owned()).collect()
+    }
+
+    /// The settings a parse asks to run with; panics (failing the test) on an
+    /// error or a request for help.
+    pub fn run<S: Debug>(request: Result<Request<S>, String>) -> S {
+        match request {
+            Ok(Request::Run(settings)) => settings,
+            other => panic!("expected settings, got {other:?}"),
+        }
+    }
 }

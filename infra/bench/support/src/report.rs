@@ -1,7 +1,9 @@
 //! What the benchmarks' reports read and print the same way: the machine a run is
-//! on ([`Machine`]), the load average ([`load_average`]) and numbers with
-//! thousands separators ([`grouped`], [`grouped_rounded`]). Each benchmark lays
-//! out its own lines.
+//! on ([`Machine`]), the load average ([`load_average`]), numbers with thousands
+//! separators ([`grouped`], [`grouped_rounded`]), sizes in MB ([`megabytes`],
+//! [`binary_with_size`]). Each benchmark lays out its own lines.
+
+use std::path::Path;
 
 /// The machine a benchmark runs on, from `/proc`.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +72,17 @@ pub fn grouped_rounded(value: f64) -> String {
     with_separators(&format!("{:.0}", value.max(0.0)))
 }
 
+/// Bytes as `85.2 MB` (10⁶ bytes, one decimal).
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// A binary (a service under measurement) with its size: `/path/graph (12.3 MB)`.
+pub fn binary_with_size(path: &Path) -> String {
+    let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+    format!("{} ({})", path.display(), megabytes(size))
+}
+
 /// `digits` with a comma before every group of three, counted from the right.
 fn with_separators(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -99,6 +112,12 @@ mod tests {
         assert_eq!(grouped_rounded(1_234_567.4), "1,234,567");
         assert_eq!(grouped_rounded(999.6), "1,000");
         assert_eq!(grouped_rounded(999.0), "999");
+    }
+
+    #[test]
+    fn megabytes_are_millions_of_bytes() {
+        assert_eq!(megabytes(99_960_000), "100.0 MB");
+        assert_eq!(megabytes(0), "0.0 MB");
     }
 
     #[test]

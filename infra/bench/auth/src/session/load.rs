@@ -12,13 +12,15 @@ use std::{
 };
 
 use anyhow::Context;
-use six_bench_support::cpu::{CpuUsage, Snapshot};
+use six_bench_support::{
+    cpu::{CpuUsage, Snapshot},
+    latency::Latencies,
+};
 use tokio::task::JoinSet;
 
 use crate::session::{
     CPU_SPLIT,
     api::{Account, Api},
-    latency::Latencies,
 };
 
 /// One password for every account: each has its own salt, so each login costs the

@@ -11,7 +11,6 @@
 pub mod api;
 pub mod hashing;
 pub mod key_file;
-pub mod latency;
 pub mod load;
 pub mod report;
 pub mod service;

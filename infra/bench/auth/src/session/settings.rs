@@ -234,18 +234,9 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use six_bench_support::options::testing::{args, run};
+
     use super::*;
-
-    fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|word| (*word).to_owned()).collect()
-    }
-
-    fn run(request: Result<Request<Settings>, String>) -> Settings {
-        match request {
-            Ok(Request::Run(settings)) => settings,
-            other => panic!("expected settings, got {other:?}"),
-        }
-    }
 
     #[test]
     fn without_options_the_service_keeps_its_own_argon2_settings() {

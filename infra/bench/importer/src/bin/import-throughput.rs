@@ -17,12 +17,13 @@ use six_bench_importer::{
     plain, report,
     settings::{self, Settings},
 };
-use six_bench_support::{cli, cpu};
+use six_bench_support::{
+    cli, cpu,
+    postgres::{self, settle},
+    report::binary_with_size,
+};
 use six_kit::testing::TestIssuer;
-use sqlx::{Connection, PgConnection};
-
-/// Quiet time after the checkpoint that starts each phase.
-const SETTLE: Duration = Duration::from_secs(2);
+use sqlx::Connection;
 
 fn main() -> ExitCode {
     let settings = match cli::settings("import-throughput", Settings::parse, settings::usage) {
@@ -49,17 +50,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .tempdir_in(&settings.work_dir)
         .with_context(|| format!("create a directory in {}", settings.work_dir.display()))?;
 
-    let mut admin = PgConnection::connect(&six_testkit::database_admin_url())
-        .await
-        .context("connect to PostgreSQL (is the local stack up? infra/local/stack up)")?;
+    let mut admin = postgres::connect_admin().await?;
     let quiet = cpu::Snapshot::take();
     tokio::time::sleep(Duration::from_secs(1)).await;
     report::header(&report::Context {
         settings: &settings,
         importer_binary: importer_binary
             .as_deref()
-            .map_or_else(|| "not run".to_owned(), describe_binary),
-        postgres: postgres_description(&mut admin).await?,
+            .map_or_else(|| "not run".to_owned(), binary_with_size),
+        postgres: postgres::describe(&mut admin).await?,
         psql: if settings.phases.copy {
             format!("{} ({})", plain::version(&psql).await, psql.display())
         } else {
@@ -166,43 +165,4 @@ fn file_of(files: &[(u64, PathBuf)], rows: u64) -> anyhow::Result<&Path> {
         .find(|(size, _)| *size == rows)
         .map(|(_, path)| path.as_path())
         .with_context(|| format!("no file of {rows} rows was generated"))
-}
-
-/// A checkpoint, so that no phase pays for the previous one's dirty pages, then
-/// a moment of quiet.
-async fn settle(admin: &mut PgConnection) -> anyhow::Result<()> {
-    sqlx::query("CHECKPOINT")
-        .execute(&mut *admin)
-        .await
-        .context("CHECKPOINT")?;
-    tokio::time::sleep(SETTLE).await;
-    Ok(())
-}
-
-/// The server's version and the settings that decide how much a commit costs.
-async fn postgres_description(admin: &mut PgConnection) -> anyhow::Result<String> {
-    let mut parts = Vec::new();
-    let version: String = sqlx::query_scalar("SHOW server_version")
-        .fetch_one(&mut *admin)
-        .await
-        .context("read the server's version")?;
-    parts.push(format!("PostgreSQL {version}"));
-    for setting in [
-        "synchronous_commit",
-        "fsync",
-        "shared_buffers",
-        "max_wal_size",
-    ] {
-        let value: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SHOW {setting}")))
-            .fetch_one(&mut *admin)
-            .await
-            .with_context(|| format!("SHOW {setting}"))?;
-        parts.push(format!("{setting} {value}"));
-    }
-    Ok(parts.join(", "))
-}
-
-fn describe_binary(path: &Path) -> String {
-    let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
-    format!("{} ({})", path.display(), report::megabytes(size))
 }

@@ -1,10 +1,10 @@
-//! Request latencies of a phase, sorted once, read as percentiles. A phase makes a
-//! few hundred to a few tens of thousands of requests, so keeping every duration
-//! is cheap and exact (no histogram buckets).
+//! Latencies of a phase (requests, queries), sorted once, read as percentiles. A
+//! phase makes a few hundred to a few tens of thousands of them, so keeping every
+//! duration is cheap and exact (no histogram buckets).
 
 use std::time::Duration;
 
-/// Every request's duration, sorted.
+/// Every measured duration, sorted.
 #[derive(Debug, Clone, Default)]
 pub struct Latencies {
     sorted: Vec<Duration>,
@@ -17,13 +17,13 @@ impl Latencies {
         Self { sorted: durations }
     }
 
-    /// Requests measured.
+    /// Durations measured.
     pub fn count(&self) -> usize {
         self.sorted.len()
     }
 
-    /// The `percent` percentile by nearest rank: the smallest duration at least
-    /// `percent` % of the requests did not exceed. Zero without requests.
+    /// The `percent` percentile by nearest rank: the smallest duration that at
+    /// least `percent` % of the measured ones did not exceed. Zero without any.
     pub fn percentile(&self, percent: f64) -> Duration {
         if self.sorted.is_empty() {
             return Duration::ZERO;
@@ -32,7 +32,7 @@ impl Latencies {
         self.sorted[rank.clamp(1, self.sorted.len()) - 1]
     }
 
-    /// The slowest request.
+    /// The slowest.
     pub fn max(&self) -> Duration {
         self.sorted.last().copied().unwrap_or_default()
     }
@@ -79,6 +79,8 @@ mod tests {
         let latencies = Latencies::default();
 
         assert_eq!(latencies.percentile(50.0), Duration::ZERO);
+        assert_eq!(latencies.percentile(99.0), Duration::ZERO);
+        assert_eq!(latencies.max(), Duration::ZERO);
         assert_eq!(latencies.mean(), Duration::ZERO);
         assert_eq!(latencies.count(), 0);
     }
