@@ -10,7 +10,9 @@ mod settle;
 
 use six_events::importer::ImportedContact;
 
-pub use settle::{Evidence, KeyFacts, NamedPerson, Settlement, seeds_of_entry, settle};
+pub use settle::{
+    Evidence, KeyFacts, NamedPerson, Settlement, seeds_of_entry, seeds_of_new_entries, settle,
+};
 
 /// A key that recognises one person, e.g. `email:ann@example.org`. Built only from
 /// values without control characters, so a list of keys can be joined with `\x1f`.

@@ -88,6 +88,46 @@ pub fn seeds_of_entry(keys: &[IdentityKey], owner_discoverable: bool) -> &[Ident
     }
 }
 
+/// The seeds of entries about to be written — `(keys, whether the entry links)` —
+/// leaving out the entries that change nothing: one that does not link and whose
+/// first key names a person already, and one that links keys which all name one
+/// person already (the keys are then one component, or components tied to that
+/// one user, and stay so). Most entries of a growing graph are of this kind.
+pub async fn seeds_of_new_entries<'a, E: Evidence>(
+    evidence: &mut E,
+    entries: impl IntoIterator<Item = (&'a [IdentityKey], bool)>,
+) -> Result<Vec<IdentityKey>, StoreError> {
+    let entries: Vec<&[IdentityKey]> = entries
+        .into_iter()
+        .map(|(keys, links)| seeds_of_entry(keys, links))
+        .filter(|keys| !keys.is_empty())
+        .collect();
+    let mut keys: Vec<IdentityKey> = entries
+        .iter()
+        .flat_map(|keys| keys.iter().cloned())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let facts = evidence.facts(&keys).await?;
+    let named = |key: &IdentityKey| {
+        facts
+            .get(key)
+            .and_then(|facts| facts.named)
+            .map(|n| n.person_id)
+    };
+    let mut seeds: Vec<IdentityKey> = entries
+        .into_iter()
+        .filter(|keys| {
+            let first = named(&keys[0]);
+            first.is_none() || keys.iter().any(|key| named(key) != first)
+        })
+        .flat_map(|keys| keys.iter().cloned())
+        .collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    Ok(seeds)
+}
+
 /// Recomputes the persons of the keys around `seeds`; see the module.
 pub async fn settle<E: Evidence>(
     evidence: &mut E,
@@ -413,8 +453,12 @@ mod tests {
         for change in changes {
             let seeds = match change {
                 Change::Import(owner, keys) => {
+                    let links = model.discoverable.contains(owner);
+                    let seeds = seeds_of_new_entries(&mut model, [(keys.as_slice(), links)])
+                        .await
+                        .unwrap();
                     model.entries.push((*owner, keys.clone()));
-                    model.seeds_of(*owner, keys)
+                    seeds
                 }
                 Change::Delete(owner, keys) => {
                     let position = model

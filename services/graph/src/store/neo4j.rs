@@ -48,7 +48,9 @@ use super::{
     Adjacent, ContactFacts, GraphStore, JoinedOwner, PersonFacts, StoreError, Target, Viewer,
     postgres::lock_projection,
 };
-use crate::identity::{Evidence, IdentityKey, KeyFacts, NamedPerson, seeds_of_entry, settle};
+use crate::identity::{
+    Evidence, IdentityKey, KeyFacts, NamedPerson, seeds_of_entry, seeds_of_new_entries, settle,
+};
 
 /// Where and how to reach Neo4j (`NEO4J_*`).
 #[derive(Debug, Clone)]
@@ -810,33 +812,40 @@ impl GraphStore for Neo4jGraph {
             .iter()
             .map(|row| id(row, "contact_id"))
             .collect::<Result<_, _>>()?;
-            let mut keyed = Vec::new();
-            let mut keyless = Vec::new();
-            let mut seeds = Vec::new();
-            let mut pending = HashSet::new();
-            for contact in batch
+            let fresh: Vec<(&ImportedContact, Vec<IdentityKey>)> = batch
                 .contacts
                 .iter()
-                .filter(|c| !seen.contains(&c.contact_id))
-            {
-                let keys = IdentityKey::of_contact(contact);
-                seeds.extend_from_slice(seeds_of_entry(&keys, owner_discoverable));
+                .filter(|contact| !seen.contains(&contact.contact_id))
+                .map(|contact| (contact, IdentityKey::of_contact(contact)))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(());
+            }
+            let seeds = seeds_of_new_entries(
+                &mut Neo4jEvidence {
+                    transaction: &mut *tx,
+                    pending: HashSet::new(),
+                },
+                fresh
+                    .iter()
+                    .map(|(_, keys)| (keys.as_slice(), owner_discoverable)),
+            )
+            .await?;
+            let mut keyed = Vec::new();
+            let mut keyless = Vec::new();
+            let mut pending = HashSet::new();
+            for (contact, keys) in &fresh {
                 match keys.first() {
                     Some(first) => {
                         pending.insert(first.clone());
-                        keyed.push(entry_map(contact, &keys));
+                        keyed.push(entry_map(contact, keys));
                     }
-                    None => keyless.push(entry_map(contact, &keys)),
+                    None => keyless.push(entry_map(contact, keys)),
                 }
-            }
-            if keyed.is_empty() && keyless.is_empty() {
-                return Ok(());
             }
             if owner_discoverable {
                 add_links(tx, owner_person, keyed.clone()).await?;
             }
-            seeds.sort_unstable();
-            seeds.dedup();
             settle_keys(tx, seeds, pending).await?;
             let kind = entry_type(owner_discoverable);
             let on_keys = format!(

@@ -18,7 +18,10 @@ use uuid::Uuid;
 use super::{
     Adjacent, ContactFacts, GraphStore, JoinedOwner, PersonFacts, StoreError, Target, Viewer,
 };
-use crate::identity::{Evidence, IdentityKey, KeyFacts, NamedPerson, seeds_of_entry, settle};
+use crate::identity::{
+    Evidence, IdentityKey, KeyFacts, NamedPerson, Settlement, seeds_of_entry, seeds_of_new_entries,
+    settle,
+};
 
 /// The advisory lock key of projection writes ("graph" in ASCII).
 const PROJECTION_LOCK: i64 = 0x0067_7261_7068;
@@ -172,6 +175,16 @@ async fn settle_keys(
     if settlement.closure.is_empty() {
         return Ok(());
     }
+    write_keys(transaction, &settlement).await?;
+    place_entries(transaction, &settlement.closure).await?;
+    retire(transaction, &settlement.retired).await
+}
+
+/// Writes the persons a settlement created and the keys it reassigned.
+async fn write_keys(
+    transaction: &mut PgConnection,
+    settlement: &Settlement,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
         .bind(&settlement.created)
         .execute(&mut *transaction)
@@ -197,25 +210,16 @@ async fn settle_keys(
     .bind(&persons)
     .execute(&mut *transaction)
     .await?;
-    sqlx::query(
-        // Driven from the keys (an index lookup each), never a scan of `knows`.
-        "WITH placed AS MATERIALIZED ( \
-             SELECT e.owner_person_id, e.contact_id, pk.person_id, p.discoverable \
-             FROM unnest($1::text[]) AS c(key) \
-             JOIN person_keys pk ON pk.key = c.key \
-             JOIN persons p ON p.person_id = pk.person_id \
-             JOIN LATERAL (SELECT owner_person_id, contact_id, person_id FROM knows \
-                           WHERE keys[1] = c.key) e ON e.person_id <> pk.person_id \
-         ) \
-         UPDATE knows e SET person_id = placed.person_id, \
-                            person_discoverable = placed.discoverable \
-         FROM placed \
-         WHERE e.owner_person_id = placed.owner_person_id AND e.contact_id = placed.contact_id",
-    )
-    .bind(key_texts(&settlement.closure))
-    .execute(&mut *transaction)
-    .await?;
-    for (retired, heir) in &settlement.retired {
+    Ok(())
+}
+
+/// Retires persons no key names any more (once no entry is on them): their ids
+/// resolve to their heir from now on.
+async fn retire(
+    transaction: &mut PgConnection,
+    retired: &[(Uuid, Option<Uuid>)],
+) -> Result<(), StoreError> {
+    for (retired, heir) in retired {
         match heir {
             Some(heir) => {
                 sqlx::query("UPDATE person_merges SET into_id = $2 WHERE into_id = $1")
@@ -240,12 +244,34 @@ async fn settle_keys(
             }
         }
     }
-    let retired: Vec<Uuid> = settlement
-        .retired
-        .iter()
-        .map(|(person, _)| *person)
-        .collect();
+    let retired: Vec<Uuid> = retired.iter().map(|(person, _)| *person).collect();
     delete_orphans(transaction, &retired).await?;
+    Ok(())
+}
+
+/// Places every entry whose first key is one of `keys` on the person it names.
+async fn place_entries(
+    transaction: &mut PgConnection,
+    keys: &[IdentityKey],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        // Driven from the keys (an index lookup each), never a scan of `knows`.
+        "WITH placed AS MATERIALIZED ( \
+             SELECT e.owner_person_id, e.contact_id, pk.person_id, p.discoverable \
+             FROM unnest($1::text[]) AS c(key) \
+             JOIN person_keys pk ON pk.key = c.key \
+             JOIN persons p ON p.person_id = pk.person_id \
+             JOIN LATERAL (SELECT owner_person_id, contact_id, person_id FROM knows \
+                           WHERE keys[1] = c.key) e ON e.person_id <> pk.person_id \
+         ) \
+         UPDATE knows e SET person_id = placed.person_id, \
+                            person_discoverable = placed.discoverable \
+         FROM placed \
+         WHERE e.owner_person_id = placed.owner_person_id AND e.contact_id = placed.contact_id",
+    )
+    .bind(key_texts(keys))
+    .execute(&mut *transaction)
+    .await?;
     Ok(())
 }
 
@@ -444,7 +470,14 @@ impl GraphStore for PostgresGraph {
         let mut names = Vec::with_capacity(fresh.len());
         let mut entry_keys = Vec::with_capacity(fresh.len());
         let mut keyless = Vec::new();
-        let mut seeds = Vec::new();
+        let mut first_keys = Vec::new();
+        let seeds = seeds_of_new_entries(
+            &mut PgEvidence(&mut *transaction),
+            fresh
+                .iter()
+                .map(|(_, keys)| (keys.as_slice(), owner_discoverable)),
+        )
+        .await?;
         for (contact, keys) in &fresh {
             let person = if keys.is_empty() {
                 let person = Uuid::now_v7();
@@ -457,7 +490,7 @@ impl GraphStore for PostgresGraph {
             persons.push(person);
             names.push(contact.full_name.as_str());
             entry_keys.push(IdentityKey::join(keys));
-            seeds.extend_from_slice(seeds_of_entry(keys, owner_discoverable));
+            first_keys.extend(keys.first().cloned());
         }
         sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
             .bind(&keyless)
@@ -481,9 +514,9 @@ impl GraphStore for PostgresGraph {
         .bind(&entry_keys)
         .execute(&mut *transaction)
         .await?;
-        seeds.sort_unstable();
-        seeds.dedup();
-        settle_keys(transaction, seeds).await
+        settle_keys(transaction, seeds).await?;
+        // The entries no settlement was needed for.
+        place_entries(transaction, &first_keys).await
     }
 
     #[tracing::instrument(skip_all, fields(owner_id = %deleted.owner_id, contact_id = %deleted.contact_id))]
