@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Serving, registered, run};
+use common::{registered, run, serve};
 use six_events::{Envelope, auth::UserRegistered};
 use six_testkit::{TestDatabase, TestVhost, wait_for, wait_until};
 use uuid::Uuid;
@@ -41,7 +41,7 @@ async fn a_parked_message_can_be_listed_replayed_and_purged_from_the_command_lin
     let database = TestDatabase::create().await;
     let vhost = TestVhost::create().await;
     run(&database, &vhost, &["migrate"]);
-    let serving = Serving::start(&database, &vhost);
+    let serving = serve(&database, &vhost);
     // Two registrations of the same user: the second contradicts the first and is
     // parked. The second is published only once the first took effect, since the
     // consumer does not promise to handle events in publish order.

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Serving, registered};
+use common::{registered, serve};
 use six_testkit::{TestDatabase, TestVhost, wait_until};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -31,7 +31,7 @@ async fn sigterm_during_a_burst_exits_zero_and_every_event_takes_effect_once_aft
         transaction.commit().await.unwrap();
     }
 
-    let first = Serving::start(&database, &vhost);
+    let first = serve(&database, &vhost);
     wait_until(
         Duration::from_secs(60),
         "the burst to be partly handled",
@@ -42,7 +42,7 @@ async fn sigterm_during_a_burst_exits_zero_and_every_event_takes_effect_once_aft
     assert!(status.success(), "exit status after SIGTERM: {status}");
     let handled_before_restart = count(&pool, "SELECT count(*) FROM known_users").await;
 
-    let second = Serving::start(&database, &vhost);
+    let second = serve(&database, &vhost);
     wait_until(
         Duration::from_secs(120),
         "every event to be handled",

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Serving, registered};
+use common::{registered, serve};
 use six_kit::testing::TestIssuer;
 use six_testkit::{TestDatabase, TestVhost, wait_until};
 use sqlx::PgPool;
@@ -33,7 +33,7 @@ async fn sigterm_during_a_burst_exits_zero_and_every_event_takes_effect_once_aft
         transaction.commit().await.unwrap();
     }
 
-    let first = Serving::start(&database, &vhost, &issuer);
+    let first = serve(&database, &vhost, &issuer);
     wait_until(
         Duration::from_secs(60),
         "the burst to be partly handled",
@@ -55,7 +55,7 @@ async fn sigterm_during_a_burst_exits_zero_and_every_event_takes_effect_once_aft
     )
     .await;
 
-    let second = Serving::start(&database, &vhost, &issuer);
+    let second = serve(&database, &vhost, &issuer);
     wait_until(
         Duration::from_secs(120),
         "every event to be handled",

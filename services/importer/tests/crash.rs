@@ -2,18 +2,13 @@
 //! restart the job completes, and the contacts and the contacts announced
 //! downstream are exactly the file's good rows, none lost, none twice.
 
-use std::{
-    collections::HashSet,
-    net::TcpListener,
-    process::{Child, Command},
-    time::Duration,
-};
+use std::{collections::HashSet, net::TcpListener, process::Command, time::Duration};
 
 use reqwest::StatusCode;
 use serde_json::Value;
 use six_events::DomainEvent;
 use six_kit::testing::{EventTap, TestIssuer};
-use six_testkit::{TestDatabase, TestVhost, wait_for, wait_until};
+use six_testkit::{ServiceProcess, TestDatabase, TestVhost, wait_for, wait_until};
 use uuid::Uuid;
 
 /// Rows of the file; every one is a good, distinct contact.
@@ -23,16 +18,6 @@ const CHUNK_ROWS: &str = "5000";
 /// Generous: a debug build reads a few thousand rows a second on 2 cores.
 const JOB_DEADLINE: Duration = Duration::from_secs(600);
 
-/// A running `importer serve`, killed when dropped.
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -40,13 +25,13 @@ fn free_port() -> u16 {
         .expect("a free local port")
 }
 
-fn serve(env: &[(String, String)]) -> Serving {
-    let child = Command::new(env!("CARGO_BIN_EXE_importer"))
+/// `importer serve`, killed when dropped.
+fn serve(env: &[(String, String)]) -> ServiceProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_importer"));
+    command
         .arg("serve")
-        .envs(env.iter().map(|(name, value)| (name, value)))
-        .spawn()
-        .expect("the importer starts");
-    Serving(child)
+        .envs(env.iter().map(|(name, value)| (name, value)));
+    ServiceProcess::spawn(command)
 }
 
 fn linkedin_csv(rows: usize) -> Vec<u8> {

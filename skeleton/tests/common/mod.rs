@@ -1,12 +1,9 @@
 //! Running the real service binary in tests.
 
-use std::{
-    process::{Child, Command, ExitStatus},
-    time::Duration,
-};
+use std::process::Command;
 
 use six_events::{Envelope, auth::UserRegistered};
-use six_testkit::{TestDatabase, TestVhost, wait_until};
+use six_testkit::{ServiceProcess, TestDatabase, TestVhost};
 use uuid::Uuid;
 
 /// The binary under test.
@@ -26,39 +23,9 @@ pub fn service(database: &TestDatabase, vhost: &TestVhost, args: &[&str]) -> Com
     service
 }
 
-/// A running `serve` process, killed if the test ends without stopping it.
-pub struct Serving(Child);
-
-impl Serving {
-    /// Starts `serve` on the test's database and vhost.
-    pub fn start(database: &TestDatabase, vhost: &TestVhost) -> Self {
-        Self(service(database, vhost, &["serve"]).spawn().unwrap())
-    }
-
-    /// Sends SIGTERM and waits for the process to exit, with a deadline.
-    pub async fn terminate(mut self, deadline: Duration) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let mut status = None;
-        wait_until(deadline, "the service to exit", || {
-            status = self.0.try_wait().unwrap();
-            std::future::ready(status.is_some())
-        })
-        .await;
-        status.unwrap()
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+/// Starts `serve` on the test's database and vhost.
+pub fn serve(database: &TestDatabase, vhost: &TestVhost) -> ServiceProcess {
+    ServiceProcess::spawn(service(database, vhost, &["serve"]))
 }
 
 /// Runs a command of the binary to completion and returns what it printed.

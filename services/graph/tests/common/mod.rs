@@ -3,16 +3,13 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::{
-    process::{Child, Command, ExitStatus},
-    time::Duration,
-};
+use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 use six_events::{Envelope, EventData, auth::UserRegistered};
 use six_kit::testing::{TestApp, TestIssuer};
-use six_testkit::{TestDatabase, TestVhost, wait_until};
+use six_testkit::{ServiceProcess, TestDatabase, TestVhost};
 use uuid::Uuid;
 
 /// The binary under test.
@@ -39,43 +36,9 @@ pub fn service(
     service
 }
 
-/// A running `serve` process, killed if the test ends without stopping it.
-pub struct Serving(Child);
-
-impl Serving {
-    /// Starts `serve` on the test's database and vhost.
-    pub fn start(database: &TestDatabase, vhost: &TestVhost, issuer: &TestIssuer) -> Self {
-        Self(
-            service(database, vhost, issuer, &["serve"])
-                .spawn()
-                .unwrap(),
-        )
-    }
-
-    /// Sends SIGTERM and waits for the process to exit, with a deadline.
-    pub async fn terminate(mut self, deadline: Duration) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let mut status = None;
-        wait_until(deadline, "the service to exit", || {
-            status = self.0.try_wait().unwrap();
-            std::future::ready(status.is_some())
-        })
-        .await;
-        status.unwrap()
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+/// Starts `serve` on the test's database and vhost.
+pub fn serve(database: &TestDatabase, vhost: &TestVhost, issuer: &TestIssuer) -> ServiceProcess {
+    ServiceProcess::spawn(service(database, vhost, issuer, &["serve"]))
 }
 
 /// Runs a command of the binary to completion and returns what it printed.
