@@ -171,13 +171,31 @@ async fn settle_keys(
     transaction: &mut PgConnection,
     seeds: impl IntoIterator<Item = IdentityKey>,
 ) -> Result<(), StoreError> {
+    settle_and_place(transaction, seeds, Vec::new()).await
+}
+
+/// [`settle_keys`], also placing the entries whose first key is in `placed_too`
+/// (new entries no settlement was needed for), in the same statement.
+async fn settle_and_place(
+    transaction: &mut PgConnection,
+    seeds: impl IntoIterator<Item = IdentityKey>,
+    mut placed_too: Vec<IdentityKey>,
+) -> Result<(), StoreError> {
     let settlement = settle(&mut PgEvidence(&mut *transaction), seeds).await?;
-    if settlement.closure.is_empty() {
-        return Ok(());
+    let settled = !settlement.closure.is_empty();
+    if settled {
+        write_keys(transaction, &settlement).await?;
     }
-    write_keys(transaction, &settlement).await?;
-    place_entries(transaction, &settlement.closure).await?;
-    retire(transaction, &settlement.retired).await
+    placed_too.extend(settlement.closure.iter().cloned());
+    placed_too.sort_unstable();
+    placed_too.dedup();
+    if !placed_too.is_empty() {
+        place_entries(transaction, &placed_too).await?;
+    }
+    if settled {
+        retire(transaction, &settlement.retired).await?;
+    }
+    Ok(())
 }
 
 /// Writes the persons a settlement created and the keys it reassigned.
@@ -514,9 +532,7 @@ impl GraphStore for PostgresGraph {
         .bind(&entry_keys)
         .execute(&mut *transaction)
         .await?;
-        settle_keys(transaction, seeds).await?;
-        // The entries no settlement was needed for.
-        place_entries(transaction, &first_keys).await
+        settle_and_place(transaction, seeds, first_keys).await
     }
 
     #[tracing::instrument(skip_all, fields(owner_id = %deleted.owner_id, contact_id = %deleted.contact_id))]
