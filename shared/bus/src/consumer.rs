@@ -88,6 +88,19 @@ pub trait Handler: Send + Sync + 'static {
         event: &DomainEvent,
         transaction: &mut PgConnection,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Runs after every event of a transaction was handled, just before the commit:
+    /// where a handler that writes outside the database (a search index) makes
+    /// those writes durable, so that no message is acknowledged before its effects
+    /// are. An error rolls the transaction back like an error of `handle`; the
+    /// events are then applied again, so the writes must be idempotent.
+    fn before_commit(
+        &self,
+        transaction: &mut PgConnection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = transaction;
+        std::future::ready(Ok(()))
+    }
 }
 
 /// The fate of one delivery.
@@ -339,7 +352,11 @@ impl<H: Handler> Shared<H> {
             Ok(_) => {}
             Err(error) => return Outcome::Failed(format!("inbox insert failed: {error}")),
         }
-        match self.run_handler(delivery, event, &mut transaction).await {
+        let handled = match self.run_handler(delivery, event, &mut transaction).await {
+            Ok(()) => self.handler.before_commit(&mut transaction).await,
+            failed => failed,
+        };
+        match handled {
             Ok(()) => match transaction.commit().await {
                 Ok(()) => Outcome::Handled,
                 Err(error) => Outcome::Failed(format!("commit failed: {error}")),
@@ -386,6 +403,10 @@ impl<H: Handler> Shared<H> {
                 .map_err(|error| format!("event {}: {error}", event.meta().id))?;
             outcomes.push(Outcome::Handled);
         }
+        self.handler
+            .before_commit(&mut transaction)
+            .await
+            .map_err(|error| format!("before commit: {error}"))?;
         transaction
             .commit()
             .await

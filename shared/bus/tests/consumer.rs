@@ -84,6 +84,33 @@ async fn a_handler_failing_twice_then_succeeding_is_retried_with_growing_delay()
 }
 
 #[tokio::test]
+async fn a_failure_to_make_effects_durable_rolls_the_event_back_and_retries_it() {
+    // Arrange
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let mut config = config(&vhost.amqp_url());
+    config.retry_delays = vec![Duration::from_millis(50)];
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    let handler = TestHandler::failing_before_commit(1);
+    let _consumer = start_consumer(pool.clone(), &config, handler.clone());
+    let _relay = start_relay(pool.clone(), &config);
+    amqp.wait_until_consumed(SERVICE).await;
+    let event = user_registered();
+    let event_id = event.meta().id;
+
+    // Act
+    commit(&pool, event).await;
+
+    // Assert: the first attempt's effect was rolled back with its transaction, the
+    // second committed after `before_commit` succeeded.
+    wait_for_effect(&pool, event_id).await;
+    assert_eq!(handler.attempts(event_id).len(), 2);
+    assert_eq!(handler.before_commit_calls(), 2);
+    assert_eq!(effects_of(&pool, event_id).await, 1);
+}
+
+#[tokio::test]
 async fn a_graceful_stop_lets_the_handler_in_flight_finish_and_acknowledge() {
     // Arrange: a classic queue, because a quorum queue keeps counting a cancelled
     // consumer until its deliveries are settled, and the test must see the

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -196,6 +196,10 @@ struct HandlerState {
     rejected: Option<Uuid>,
     gate: Option<Gate>,
     attempts: Mutex<HashMap<Uuid, Vec<Instant>>>,
+    /// `before_commit` calls that fail before the first that succeeds.
+    commits_failing: AtomicU32,
+    /// Every `before_commit` call, failed or not.
+    commits: AtomicU32,
 }
 
 /// Holds every handler call until the test lets it go.
@@ -235,6 +239,22 @@ impl TestHandler {
                 ..HandlerState::default()
             }),
         }
+    }
+
+    /// Handles every event, but fails the first `failures` calls of `before_commit`
+    /// with a transient error.
+    pub fn failing_before_commit(failures: u32) -> Self {
+        let handler = Self::default();
+        handler
+            .state
+            .commits_failing
+            .store(failures, Ordering::SeqCst);
+        handler
+    }
+
+    /// How many times `before_commit` was called.
+    pub fn before_commit_calls(&self) -> u32 {
+        self.state.commits.load(Ordering::SeqCst)
     }
 
     /// Waits at the start of each call until [`TestHandler::release`].
@@ -336,6 +356,21 @@ impl Handler for TestHandler {
             .execute(transaction)
             .await?;
         Ok(())
+    }
+
+    async fn before_commit(&self, _transaction: &mut PgConnection) -> Result<(), HandlerError> {
+        self.state.commits.fetch_add(1, Ordering::SeqCst);
+        let failing = self.state.commits_failing.fetch_update(
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+            |left| left.checked_sub(1),
+        );
+        match failing {
+            Ok(_) => Err(HandlerError::Transient(
+                "simulated failure to make the effects durable".into(),
+            )),
+            Err(_) => Ok(()),
+        }
     }
 }
 
