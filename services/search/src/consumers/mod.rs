@@ -1,0 +1,5 @@
+//! Event handlers, one module per subject area.
+
+mod projection;
+
+pub use projection::Projection;

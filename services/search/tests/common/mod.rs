@@ -1,0 +1,150 @@
+//! What the black-box tests share: the real binary (with a test token issuer and
+//! an index directory of its own), the service in-process, and events published
+//! as other services would.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::{path::Path, process::Command};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use six_events::{
+    Envelope, EventData,
+    importer::{ContactsImported, ImportedContact},
+};
+use six_kit::testing::{TestApp, TestIssuer};
+use six_testkit::{ServiceProcess, TestDatabase, TestVhost};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+/// The binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_search");
+
+/// A command running the binary with `args` on the test's database, vhost and
+/// index directory, verifying tokens of `issuer`.
+pub fn service(
+    database: &TestDatabase,
+    vhost: &TestVhost,
+    issuer: &TestIssuer,
+    index_dir: &Path,
+    args: &[&str],
+) -> Command {
+    let mut service = Command::new(BINARY);
+    service
+        .args(args)
+        .env("DATABASE_URL", database.url())
+        .env("AMQP_URL", vhost.amqp_url())
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("SEARCH_INDEX_DIR", index_dir)
+        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
+        .env("SHUTDOWN_DRAIN_TIMEOUT_MS", "15000")
+        .env("LOG_LEVEL", "warn")
+        .envs(issuer.env_vars());
+    service
+}
+
+/// Starts `serve`.
+pub fn serve(
+    database: &TestDatabase,
+    vhost: &TestVhost,
+    issuer: &TestIssuer,
+    index_dir: &Path,
+) -> ServiceProcess {
+    ServiceProcess::spawn(service(database, vhost, issuer, index_dir, &["serve"]))
+}
+
+/// A contact named `full_name`, with `email`.
+pub fn contact(full_name: &str, email: &str) -> ImportedContact {
+    ImportedContact {
+        contact_id: Uuid::now_v7(),
+        full_name: full_name.to_owned(),
+        first_name: None,
+        last_name: None,
+        emails: vec![email.to_owned()],
+        phones: Vec::new(),
+        company: None,
+        title: None,
+        location: None,
+        profile_url: None,
+        connected_on: None,
+    }
+}
+
+/// A batch of `owner_id`'s contacts.
+pub fn batch(owner_id: Uuid, contacts: Vec<ImportedContact>) -> Envelope<ContactsImported> {
+    Envelope::new(ContactsImported {
+        import_id: Uuid::now_v7(),
+        owner_id,
+        batch_seq: 0,
+        contacts,
+    })
+}
+
+/// A search service in-process, the issuer of its users' tokens, and its index
+/// directory (removed when dropped).
+pub struct SearchService {
+    pub app: TestApp,
+    pub issuer: TestIssuer,
+    index_dir: TempDir,
+}
+
+impl SearchService {
+    pub async fn start() -> Self {
+        let issuer = TestIssuer::start().await;
+        let index_dir = TempDir::new().expect("a temporary directory");
+        let mut vars = issuer.env_vars();
+        vars.push((
+            "SEARCH_INDEX_DIR",
+            index_dir.path().to_string_lossy().into_owned(),
+        ));
+        let vars: Vec<(&str, &str)> = vars
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let app = TestApp::spawn_with::<search::App>(&vars).await;
+        Self {
+            app,
+            issuer,
+            index_dir,
+        }
+    }
+
+    /// Publishes `event` through the service's own outbox: the relay sends it to
+    /// the exchange, and the service's queue gets it as from another service.
+    pub async fn publish<T: EventData>(&self, event: Envelope<T>) {
+        let mut transaction = self.app.pool().begin().await.expect("a transaction");
+        six_bus::publish(&mut transaction, event)
+            .await
+            .expect("the event is written to the outbox");
+        transaction.commit().await.expect("the outbox row commits");
+    }
+
+    /// `GET path` as `user`; the status and the JSON body.
+    pub async fn get(&self, user: Uuid, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .app
+            .client()
+            .get(self.app.url(path))
+            .bearer_auth(self.issuer.user_token(user))
+            .send()
+            .await
+            .expect("the service answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The hits of `user`'s search for `query` (URL-encoded by the caller).
+    pub async fn search(&self, user: Uuid, query: &str) -> Value {
+        let (status, body) = self.get(user, &format!("/v1/search?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// A count from the service's database.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.app.pool())
+            .await
+            .expect("the count runs")
+    }
+}
