@@ -360,11 +360,12 @@ impl Handler for TestHandler {
 
     async fn before_commit(&self, _transaction: &mut PgConnection) -> Result<(), HandlerError> {
         self.state.commits.fetch_add(1, Ordering::SeqCst);
-        let failing = self.state.commits_failing.fetch_update(
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-            |left| left.checked_sub(1),
-        );
+        let failing =
+            self.state
+                .commits_failing
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                });
         match failing {
             Ok(_) => Err(HandlerError::Transient(
                 "simulated failure to make the effects durable".into(),
