@@ -19,8 +19,8 @@ use six_kit::{
 };
 use sqlx::migrate::Migrator;
 
-use index::TantivyIndex;
-pub use settings::{IndexSettings, Settings};
+use index::{Backend, ElasticsearchIndex, TantivyIndex};
+pub use settings::{IndexSettings, Settings, TantivyConfig};
 
 /// The service's own migrations (the outbox and inbox come from `six-bus`).
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| sqlx::migrate!("./migrations"));
@@ -31,7 +31,7 @@ pub struct App;
 impl Service for App {
     const NAME: &'static str = "search";
     type Settings = Settings;
-    type Handler = consumers::Projection<TantivyIndex>;
+    type Handler = consumers::Projection<Backend>;
 
     fn settings(env: &Env) -> Result<Self::Settings, ConfigError> {
         Settings::from_env(env)
@@ -46,16 +46,22 @@ impl Service for App {
         settings: Settings,
     ) -> Result<Parts<Self::Handler>, BuildError> {
         let verifier = TokenVerifier::start(settings.auth.clone()).await?;
-        let config = &settings.index;
-        let index = Arc::new(
-            TantivyIndex::open(&config.dir, config.writer_memory_bytes).map_err(|error| {
-                format!(
-                    "search index at {}: {error} (SEARCH_INDEX_DIR must be a writable directory \
-                     that no other instance has open)",
-                    config.dir.display()
-                )
-            })?,
-        );
+        let index = Arc::new(match &settings.index {
+            IndexSettings::Tantivy(config) => Backend::Tantivy(
+                TantivyIndex::open(&config.dir, config.writer_memory_bytes).map_err(|error| {
+                    format!(
+                        "search index at {}: {error} (SEARCH_INDEX_DIR must be a writable \
+                         directory that no other instance has open)",
+                        config.dir.display()
+                    )
+                })?,
+            ),
+            IndexSettings::Elasticsearch(config) => Backend::Elasticsearch(
+                ElasticsearchIndex::connect(config)
+                    .await
+                    .map_err(|error| format!("elasticsearch at {}: {error}", config.url))?,
+            ),
+        });
         let routes = routes::search::router(routes::AppState {
             index: Arc::clone(&index),
             verifier,

@@ -8,6 +8,7 @@
 //! rest of the index, so a cursor (score and key of the last hit) keeps its place
 //! while documents are added or removed. Equal scores are ordered by key.
 
+pub mod elasticsearch;
 pub mod tantivy;
 
 use std::{cmp::Ordering, future::Future};
@@ -19,7 +20,10 @@ use crate::{
     text::Match,
 };
 
-pub use self::tantivy::TantivyIndex;
+pub use self::{
+    elasticsearch::{ElasticsearchConfig, ElasticsearchIndex},
+    tantivy::TantivyIndex,
+};
 
 /// A change to the index, applied in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,10 +109,26 @@ pub struct Total {
 pub enum IndexError {
     #[error("tantivy index: {0}")]
     Tantivy(#[from] ::tantivy::TantivyError),
+    #[error("elasticsearch: {0}")]
+    Elasticsearch(String),
+    /// The server did not answer, or kept answering 429 or 502–504.
+    #[error("elasticsearch unavailable: {0}")]
+    Unavailable(String),
+    /// A bulk request's items failed.
+    #[error("elasticsearch refused documents: {0}")]
+    Rejected(String),
     #[error("stored document unreadable: {0}")]
     Stored(String),
     #[error("index task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+impl IndexError {
+    /// Whether the index could not be reached or was overloaded: worth a 503 and
+    /// a retry, unlike a fault.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, IndexError::Unavailable(_))
+    }
 }
 
 /// Where documents are kept and searched. Every backend passes the conformance
@@ -124,6 +144,35 @@ pub trait SearchIndex: Send + Sync + 'static {
 
     /// Runs a search, scoped to what the viewer may see as part of the query.
     fn search(&self, query: SearchQuery) -> impl Future<Output = Result<Page, IndexError>> + Send;
+}
+
+/// The backend the service runs on, chosen by `SEARCH_INDEX`.
+pub enum Backend {
+    Tantivy(TantivyIndex),
+    Elasticsearch(ElasticsearchIndex),
+}
+
+impl SearchIndex for Backend {
+    async fn apply(&self, changes: Vec<Change>) -> Result<(), IndexError> {
+        match self {
+            Backend::Tantivy(index) => index.apply(changes).await,
+            Backend::Elasticsearch(index) => index.apply(changes).await,
+        }
+    }
+
+    async fn commit(&self) -> Result<(), IndexError> {
+        match self {
+            Backend::Tantivy(index) => index.commit().await,
+            Backend::Elasticsearch(index) => index.commit().await,
+        }
+    }
+
+    async fn search(&self, query: SearchQuery) -> Result<Page, IndexError> {
+        match self {
+            Backend::Tantivy(index) => index.search(query).await,
+            Backend::Elasticsearch(index) => index.search(query).await,
+        }
+    }
 }
 
 /// How much a match of each kind counts, times the field's weight.

@@ -7,6 +7,7 @@
 use axum::{
     Router,
     extract::{Query, State},
+    http::StatusCode,
     routing::get,
 };
 use serde::{Deserialize, Serialize};
@@ -263,10 +264,18 @@ async fn search<I: SearchIndex>(
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchAnswer>, Problem> {
     let (query, fingerprint) = parse(viewer.user_id, &params)?;
-    let page = state
-        .index
-        .search(query.clone())
-        .await
-        .map_err(Problem::internal)?;
+    let page = state.index.search(query.clone()).await.map_err(|error| {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "search index unavailable");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_unavailable",
+                "The search index is unavailable",
+            )
+            .with_retry_after(1)
+        } else {
+            Problem::internal(error)
+        }
+    })?;
     Ok(Json(answer(page, &query, fingerprint)))
 }
