@@ -24,14 +24,18 @@ impl Subject {
         }
     }
 
-    /// The only viewer who may see it, or `None` for everyone.
-    pub fn visible_only_to(&self) -> Option<Uuid> {
+    /// Who may see it, as every backend indexes it: the owner's id, or
+    /// [`EVERYONE`].
+    pub fn visible_to(&self) -> String {
         match *self {
-            Subject::Contact { owner_id, .. } => Some(owner_id),
-            Subject::Profile { .. } => None,
+            Subject::Contact { owner_id, .. } => owner_id.to_string(),
+            Subject::Profile { .. } => EVERYONE.to_owned(),
         }
     }
 }
+
+/// `visible_to` of the documents everyone may see (never a user id).
+pub const EVERYONE: &str = "everyone";
 
 /// A document's identity, and the last criterion of the ranking: documents of
 /// equal score are ordered by their key (id, then kind), so every order is total.
@@ -47,6 +51,14 @@ impl DocumentKey {
         match *self {
             DocumentKey::Contact(id) => (id.as_u128(), 0),
             DocumentKey::Profile(id) => (id.as_u128(), 1),
+        }
+    }
+
+    /// The key as backends store it: `c:<contact id>` or `p:<user id>`.
+    pub fn stored_id(&self) -> String {
+        match *self {
+            DocumentKey::Contact(id) => format!("c:{id}"),
+            DocumentKey::Profile(id) => format!("p:{id}"),
         }
     }
 
@@ -140,7 +152,8 @@ pub enum Field {
 }
 
 impl Field {
-    /// Every searched field.
+    /// Every searched field, in declaration order (so `field as usize` is its
+    /// place here).
     pub const ALL: [Field; 5] = [
         Field::Name,
         Field::Email,
@@ -168,6 +181,18 @@ impl Field {
             Field::Email => 3.0,
             Field::Title | Field::Company => 2.0,
             Field::Location => 1.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Field;
+
+    #[test]
+    fn every_field_is_listed_at_its_declaration_place() {
+        for (place, field) in Field::ALL.into_iter().enumerate() {
+            assert_eq!(field as usize, place, "{field:?}");
         }
     }
 }

@@ -38,12 +38,9 @@ use super::{
     Change, Hit, IndexError, Page, Position, SearchIndex, SearchQuery, Total, match_factor,
 };
 use crate::{
-    document::{Document, DocumentKey, Field},
+    document::{Document, DocumentKey, EVERYONE, Field},
     text::{self, Match},
 };
-
-/// `visible_to` of the documents everyone may see (never a user id).
-const EVERYONE: &str = "everyone";
 
 /// Totals are counted exactly up to this many hits, then reported as a lower bound.
 const EXACT_TOTAL_UP_TO: u64 = 10_000;
@@ -383,22 +380,12 @@ fn key_of_sort_key(sort_key: &str) -> Option<DocumentKey> {
     DocumentKey::from_sort_value(u128::from_str_radix(id, 16).ok()?, kind.parse().ok()?)
 }
 
-fn document_id(key: DocumentKey) -> String {
-    match key {
-        DocumentKey::Contact(id) => format!("c:{id}"),
-        DocumentKey::Profile(id) => format!("p:{id}"),
-    }
-}
-
 /// The indexed form of a document: terms joined by spaces, for `whitespace`.
 fn indexed(document: &Document) -> Value {
     let key = document.subject.key();
     let mut indexed = json!({
         "sort_key": sort_key(key),
-        "visible_to": document
-            .subject
-            .visible_only_to()
-            .map_or_else(|| EVERYONE.to_owned(), |owner_id| owner_id.to_string()),
+        "visible_to": document.subject.visible_to(),
         "source": document,
     });
     for field in Field::ALL {
@@ -465,17 +452,17 @@ impl SearchIndex for ElasticsearchIndex {
         for change in changes {
             match change {
                 Change::Upsert(document) => {
-                    lines.push(json!({"index": {"_id": document_id(document.subject.key())}}));
+                    lines.push(json!({"index": {"_id": document.subject.key().stored_id()}}));
                     lines.push(indexed(&document));
                 }
                 Change::DeleteContact { contact_id } => {
                     lines.push(
-                        json!({"delete": {"_id": document_id(DocumentKey::Contact(contact_id))}}),
+                        json!({"delete": {"_id": DocumentKey::Contact(contact_id).stored_id()}}),
                     );
                 }
                 Change::DeleteProfile { user_id } => {
                     lines.push(
-                        json!({"delete": {"_id": document_id(DocumentKey::Profile(user_id))}}),
+                        json!({"delete": {"_id": DocumentKey::Profile(user_id).stored_id()}}),
                     );
                 }
                 Change::DeleteContactsOf { owner_id } => {

@@ -30,12 +30,9 @@ use super::{
     Change, Filter, Hit, IndexError, Page, Position, SearchIndex, SearchQuery, Total, match_factor,
 };
 use crate::{
-    document::{Document, DocumentKey, Field},
+    document::{Document, DocumentKey, EVERYONE, Field},
     text::{self, Match},
 };
-
-/// `visible_to` of the documents everyone may see (never a user id).
-const EVERYONE: &str = "everyone";
 
 /// The embedded index.
 #[derive(Clone)]
@@ -84,10 +81,8 @@ impl Fields {
     }
 
     fn searched(&self, field: Field) -> IndexField {
-        self.searched[Field::ALL
-            .iter()
-            .position(|candidate| *candidate == field)
-            .unwrap_or_default()]
+        // `Field::ALL` lists the variants in declaration order.
+        self.searched[field as usize]
     }
 }
 
@@ -115,11 +110,7 @@ impl TantivyIndex {
     }
 
     fn key_term(&self, key: DocumentKey) -> Term {
-        let text = match key {
-            DocumentKey::Contact(id) => format!("c:{id}"),
-            DocumentKey::Profile(id) => format!("p:{id}"),
-        };
-        Term::from_field_text(self.fields.key, &text)
+        Term::from_field_text(self.fields.key, &key.stored_id())
     }
 
     fn index_document(&self, document: &Document) -> Result<TantivyDocument, IndexError> {
@@ -127,20 +118,11 @@ impl TantivyIndex {
         let key = document.subject.key();
         let (id, kind) = key.sort_value();
         let mut indexed = TantivyDocument::default();
-        indexed.add_text(
-            fields.key,
-            self.key_term(key).value().as_str().unwrap_or_default(),
-        );
+        indexed.add_text(fields.key, key.stored_id());
         indexed.add_u64(fields.id_high, (id >> 64) as u64);
         indexed.add_u64(fields.id_low, id as u64);
         indexed.add_u64(fields.kind, u64::from(kind));
-        indexed.add_text(
-            fields.visible_to,
-            document
-                .subject
-                .visible_only_to()
-                .map_or_else(|| EVERYONE.to_owned(), |owner_id| owner_id.to_string()),
-        );
+        indexed.add_text(fields.visible_to, document.subject.visible_to());
         for field in Field::ALL {
             for value in document.values(field) {
                 indexed.add_text(fields.searched(field), value);

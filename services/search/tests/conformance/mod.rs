@@ -295,7 +295,7 @@ pub fn assert_total<I>(index: &TestIndex<I>, total: Total, expected: u64, contex
 /// Checks no hit of `page` is a contact `viewer_id` does not own.
 pub fn assert_only_visible_to(viewer_id: Uuid, page: &Page, context: &str) {
     for hit in &page.hits {
-        if let Some(owner_id) = hit.document.subject.visible_only_to() {
+        if let Subject::Contact { owner_id, .. } = hit.document.subject {
             assert_eq!(
                 owner_id, viewer_id,
                 "{context}: another owner's contact {:?} was shown",
