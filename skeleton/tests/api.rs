@@ -10,14 +10,6 @@ use six_kit::testing::TestApp;
 use six_testkit::wait_until;
 use uuid::Uuid;
 
-/// Publishes `event` through the service's own outbox; its relay sends it to the
-/// exchange, which routes it back to the service's queue.
-async fn publish<T: six_events::EventData>(app: &TestApp, event: Envelope<T>) {
-    let mut transaction = app.pool().begin().await.unwrap();
-    six_bus::publish(&mut transaction, event).await.unwrap();
-    transaction.commit().await.unwrap();
-}
-
 fn registered(user_id: Uuid, display_name: &str) -> Envelope<UserRegistered> {
     Envelope::new(UserRegistered {
         user_id,
@@ -42,7 +34,7 @@ async fn a_registered_user_becomes_known() {
     let app = TestApp::spawn::<{{crate_name}}::App>().await;
     let user_id = Uuid::now_v7();
 
-    publish(&app, registered(user_id, "Ada Lovelace")).await;
+    app.publish(registered(user_id, "Ada Lovelace")).await;
 
     wait_until(
         Duration::from_secs(10),
@@ -66,7 +58,7 @@ async fn a_registered_user_becomes_known() {
 async fn a_deleted_user_is_forgotten() {
     let app = TestApp::spawn::<{{crate_name}}::App>().await;
     let user_id = Uuid::now_v7();
-    publish(&app, registered(user_id, "Grace Hopper")).await;
+    app.publish(registered(user_id, "Grace Hopper")).await;
     wait_until(
         Duration::from_secs(10),
         "the user to become known",
@@ -74,13 +66,10 @@ async fn a_deleted_user_is_forgotten() {
     )
     .await;
 
-    publish(
-        &app,
-        Envelope::new(UserDeleted {
-            user_id,
-            deleted_at: chrono::Utc::now(),
-        }),
-    )
+    app.publish(Envelope::new(UserDeleted {
+        user_id,
+        deleted_at: chrono::Utc::now(),
+    }))
     .await;
 
     wait_until(

@@ -12,7 +12,9 @@ mod token_forge;
 
 use std::net::SocketAddr;
 
+use serde_json::Value;
 use six_bus::DEFAULT_EXCHANGE;
+use six_events::{Envelope, EventData};
 use six_testkit::{TestDatabase, TestVhost};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -165,6 +167,38 @@ impl TestApp {
     /// A pool on the service's database, for arranging and asserting.
     pub fn pool(&self) -> PgPool {
         self.database.pool()
+    }
+
+    /// Publishes `event` through the service's own outbox: its relay sends it to
+    /// the exchange, and its queue receives it as from another service.
+    pub async fn publish<T: EventData>(&self, event: Envelope<T>) {
+        let mut transaction = self.pool().begin().await.expect("a transaction");
+        six_bus::publish(&mut transaction, event)
+            .await
+            .expect("the event is written to the outbox");
+        transaction.commit().await.expect("the outbox row commits");
+    }
+
+    /// `GET path` with `token` as the bearer: the status and the JSON body
+    /// (`Null` when the body is not JSON).
+    pub async fn get_json(&self, token: &str, path: &str) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the service answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The one `bigint` that `sql` selects from the service's database (a count).
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool())
+            .await
+            .expect("the count runs")
     }
 
     /// A tap on the service's vhost for events of `event_types`, published from now on.

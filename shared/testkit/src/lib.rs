@@ -8,8 +8,9 @@
 //!   again (broker restart tests);
 //! - [`wait_until`] / [`wait_for`]: how a test waits for something that happens in
 //!   the background, with a deadline instead of a sleep;
-//! - [`ServiceProcess`]: a service binary run as its own process, stopped with
-//!   SIGTERM or killed when the test ends;
+//! - [`service_command`] and [`ServiceProcess`]: a service binary run as its own
+//!   process on the test's database and vhost, stopped with SIGTERM or killed when
+//!   the test ends;
 //! - [`python_with`]: the Python interpreter of tests that check against an
 //!   independent Python implementation.
 //!
@@ -30,7 +31,7 @@ mod wait;
 
 pub use broker::DedicatedBroker;
 pub use database::TestDatabase;
-pub use process::ServiceProcess;
+pub use process::{ServiceProcess, service_command};
 pub use python::python_with;
 pub use rabbitmq::{QueueStats, RabbitMqApi, TestVhost};
 pub use servers::{amqp_url, database_admin_url, rabbitmq_api_url, repo_root};

@@ -5,7 +5,28 @@ use std::{
     time::Duration,
 };
 
-use crate::wait_until;
+use crate::{TestDatabase, TestVhost, wait_until};
+
+/// A command running the service `binary` with `args` on the test's database and
+/// vhost, with what every test run wants: a port of its own, no pre-stop delay,
+/// a drain deadline, warnings only. Services add their own variables.
+pub fn service_command(
+    binary: &str,
+    database: &TestDatabase,
+    vhost: &TestVhost,
+    args: &[&str],
+) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env("DATABASE_URL", database.url())
+        .env("AMQP_URL", vhost.amqp_url())
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
+        .env("SHUTDOWN_DRAIN_TIMEOUT_MS", "15000")
+        .env("LOG_LEVEL", "warn");
+    command
+}
 
 /// A running service process, killed if the test ends without stopping it.
 pub struct ServiceProcess(Child);

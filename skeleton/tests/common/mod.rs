@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use six_events::{Envelope, auth::UserRegistered};
-use six_testkit::{ServiceProcess, TestDatabase, TestVhost};
+use six_testkit::{ServiceProcess, TestDatabase, TestVhost, service_command};
 use uuid::Uuid;
 
 /// The binary under test.
@@ -11,16 +11,7 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
 
 /// A command running the binary with `args` on the test's database and vhost.
 pub fn service(database: &TestDatabase, vhost: &TestVhost, args: &[&str]) -> Command {
-    let mut service = Command::new(BINARY);
-    service
-        .args(args)
-        .env("DATABASE_URL", database.url())
-        .env("AMQP_URL", vhost.amqp_url())
-        .env("HTTP_ADDR", "127.0.0.1:0")
-        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
-        .env("SHUTDOWN_DRAIN_TIMEOUT_MS", "15000")
-        .env("LOG_LEVEL", "warn");
-    service
+    service_command(BINARY, database, vhost, args)
 }
 
 /// Starts `serve` on the test's database and vhost.

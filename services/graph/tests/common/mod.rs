@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use six_events::{Envelope, EventData, auth::UserRegistered};
 use six_kit::testing::{TestApp, TestIssuer};
-use six_testkit::{ServiceProcess, TestDatabase, TestVhost};
+use six_testkit::{ServiceProcess, TestDatabase, TestVhost, service_command};
 use uuid::Uuid;
 
 /// The binary under test.
@@ -23,16 +23,8 @@ pub fn service(
     issuer: &TestIssuer,
     args: &[&str],
 ) -> Command {
-    let mut service = Command::new(BINARY);
-    service
-        .args(args)
-        .env("DATABASE_URL", database.url())
-        .env("AMQP_URL", vhost.amqp_url())
-        .env("HTTP_ADDR", "127.0.0.1:0")
-        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
-        .env("SHUTDOWN_DRAIN_TIMEOUT_MS", "15000")
-        .env("LOG_LEVEL", "warn")
-        .envs(issuer.env_vars());
+    let mut service = service_command(BINARY, database, vhost, args);
+    service.envs(issuer.env_vars());
     service
 }
 
@@ -81,35 +73,18 @@ impl GraphService {
         Self { app, issuer }
     }
 
-    /// Publishes `event` through the graph's own outbox: the relay sends it to the
-    /// exchange, and the graph's queue gets it as from another service.
+    /// Publishes `event` as another service would (`TestApp::publish`).
     pub async fn publish<T: EventData>(&self, event: Envelope<T>) {
-        let mut transaction = self.app.pool().begin().await.expect("a transaction");
-        six_bus::publish(&mut transaction, event)
-            .await
-            .expect("the event is written to the outbox");
-        transaction.commit().await.expect("the outbox row commits");
+        self.app.publish(event).await;
     }
 
     /// `GET path` as `user`; the status and the JSON body.
     pub async fn get(&self, user: Uuid, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .app
-            .client()
-            .get(self.app.url(path))
-            .bearer_auth(self.issuer.user_token(user))
-            .send()
-            .await
-            .expect("the graph answers");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.app.get_json(&self.issuer.user_token(user), path).await
     }
 
     /// A count from the graph's database.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.app.pool())
-            .await
-            .expect("the count runs")
+        self.app.count(sql).await
     }
 }

@@ -111,14 +111,9 @@ impl Importer {
             .expect("contacts are counted")
     }
 
-    /// Publishes `event` through the importer's own outbox: the relay sends it to
-    /// the exchange, and the importer's queue gets it as from another service.
+    /// Publishes `event` as another service would (`TestApp::publish`).
     pub async fn publish<T: six_events::EventData>(&self, event: six_events::Envelope<T>) {
-        let mut transaction = self.app.pool().begin().await.expect("a transaction");
-        six_bus::publish(&mut transaction, event)
-            .await
-            .expect("the event is written to the outbox");
-        transaction.commit().await.expect("the outbox row commits");
+        self.app.publish(event).await;
     }
 
     /// Files left in the spool directory.

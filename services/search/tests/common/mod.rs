@@ -13,7 +13,7 @@ use six_events::{
     importer::{ContactsImported, ImportedContact},
 };
 use six_kit::testing::{TestApp, TestIssuer};
-use six_testkit::{ServiceProcess, TestDatabase, TestVhost};
+use six_testkit::{ServiceProcess, TestDatabase, TestVhost, service_command};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -29,16 +29,9 @@ pub fn service(
     index_dir: &Path,
     args: &[&str],
 ) -> Command {
-    let mut service = Command::new(BINARY);
+    let mut service = service_command(BINARY, database, vhost, args);
     service
-        .args(args)
-        .env("DATABASE_URL", database.url())
-        .env("AMQP_URL", vhost.amqp_url())
-        .env("HTTP_ADDR", "127.0.0.1:0")
         .env("SEARCH_INDEX_DIR", index_dir)
-        .env("SHUTDOWN_PRESTOP_DELAY_MS", "0")
-        .env("SHUTDOWN_DRAIN_TIMEOUT_MS", "15000")
-        .env("LOG_LEVEL", "warn")
         .envs(issuer.env_vars());
     service
 }
@@ -109,28 +102,14 @@ impl SearchService {
         }
     }
 
-    /// Publishes `event` through the service's own outbox: the relay sends it to
-    /// the exchange, and the service's queue gets it as from another service.
+    /// Publishes `event` as another service would (`TestApp::publish`).
     pub async fn publish<T: EventData>(&self, event: Envelope<T>) {
-        let mut transaction = self.app.pool().begin().await.expect("a transaction");
-        six_bus::publish(&mut transaction, event)
-            .await
-            .expect("the event is written to the outbox");
-        transaction.commit().await.expect("the outbox row commits");
+        self.app.publish(event).await;
     }
 
     /// `GET path` as `user`; the status and the JSON body.
     pub async fn get(&self, user: Uuid, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .app
-            .client()
-            .get(self.app.url(path))
-            .bearer_auth(self.issuer.user_token(user))
-            .send()
-            .await
-            .expect("the service answers");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.app.get_json(&self.issuer.user_token(user), path).await
     }
 
     /// The hits of `user`'s search for `query` (URL-encoded by the caller).
@@ -142,9 +121,6 @@ impl SearchService {
 
     /// A count from the service's database.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.app.pool())
-            .await
-            .expect("the count runs")
+        self.app.count(sql).await
     }
 }
