@@ -36,3 +36,32 @@ pub use python::python_with;
 pub use rabbitmq::{QueueStats, RabbitMqApi, TestVhost};
 pub use servers::{amqp_url, database_admin_url, rabbitmq_api_url, repo_root};
 pub use wait::{GaveUp, poll_for, wait_for, wait_until};
+
+/// One `#[tokio::test]` per case of a conformance suite: for each `case`, a test
+/// that awaits `module::case(&make().await)`, `make` being the async fn that makes
+/// a fresh backend, with the attributes given first (e.g. the `ignore` of a
+/// backend that needs a server). A suite lists its cases once, in a macro of its
+/// own that calls this one for each backend.
+///
+/// ```ignore
+/// six_testkit::conformance_tests!(#[ignore = "needs a server"] neo4j => conformance::cases;
+///     a_case, another_case);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($(#[$attribute:meta])* $make:path => $($module:ident)::+; $($case:ident),* $(,)?) => {
+        $crate::conformance_tests!(
+            @each { $(#[$attribute])* } $make => { $($module)::+ }; $($case),*
+        );
+    };
+    (@each $attributes:tt $make:path => $module:tt; $($case:ident),*) => {
+        $($crate::conformance_tests!(@one $attributes $make => $module; $case);)*
+    };
+    (@one { $(#[$attribute:meta])* } $make:path => { $($module:ident)::+ }; $case:ident) => {
+        #[tokio::test]
+        $(#[$attribute])*
+        async fn $case() {
+            $($module::)+$case(&$make().await).await;
+        }
+    };
+}

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{Graph, LIMITS, contact, email};
 
 // Cases on generated networks and event orders, and on a huge fan-out, live in
-// modules of their own; named here so that `conformance_cases!` finds every case in
+// modules of their own; named here so that `every_conformance_case!` finds every case in
 // one place. (A test binary that runs none of them leaves the names unused.)
 #[allow(unused_imports)]
 pub use super::{

@@ -280,33 +280,13 @@ impl<S: GraphStore> Graph<S> {
     }
 }
 
-/// One `#[tokio::test]` per conformance case, each on a fresh graph made by
-/// `$make` (an async fn returning `Graph<_>`), with the attributes given before it
-/// (e.g. the `ignore` of a backend that needs a server).
-#[macro_export]
-macro_rules! conformance_cases {
-    ($(#[$attribute:meta])* $make:path; $($case:ident),* $(,)?) => {
-        $crate::conformance_cases!(@each { $(#[$attribute])* } $make; $($case),*);
-    };
-    (@each $attributes:tt $make:path; $($case:ident),*) => {
-        $($crate::conformance_cases!(@one $attributes $make; $case);)*
-    };
-    (@one { $(#[$attribute:meta])* } $make:path; $case:ident) => {
-        #[tokio::test]
-        $(#[$attribute])*
-        async fn $case() {
-            conformance::cases::$case(&$make().await).await;
-        }
-    };
-}
-
 /// Every conformance case as a test on the backend `$make` makes, with the
 /// attributes given before it. The one list of cases: each backend's test file
 /// invokes this.
 #[macro_export]
 macro_rules! every_conformance_case {
     ($(#[$attribute:meta])* $make:path) => {
-        $crate::conformance_cases!($(#[$attribute])* $make;
+        six_testkit::conformance_tests!($(#[$attribute])* $make => conformance::cases;
             a_path_crosses_a_discoverable_users_contacts,
             a_path_longer_than_max_hops_is_not_connected,
             the_shortest_path_is_returned,

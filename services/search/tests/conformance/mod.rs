@@ -321,33 +321,13 @@ pub fn assert_ranking_order(hits: &[&Hit], context: &str) {
 // The list of cases
 // ---------------------------------------------------------------------------
 
-/// One `#[tokio::test]` per conformance case, each on a fresh index made by
-/// `$make` (an async fn returning `TestIndex<_>`), with the attributes given
-/// before it (e.g. the `ignore` of a backend that needs a server).
-#[macro_export]
-macro_rules! conformance_cases {
-    ($(#[$attribute:meta])* $make:path; $($case:ident),* $(,)?) => {
-        $crate::conformance_cases!(@each { $(#[$attribute])* } $make; $($case),*);
-    };
-    (@each $attributes:tt $make:path; $($case:ident),*) => {
-        $($crate::conformance_cases!(@one $attributes $make; $case);)*
-    };
-    (@one { $(#[$attribute:meta])* } $make:path; $case:ident) => {
-        #[tokio::test]
-        $(#[$attribute])*
-        async fn $case() {
-            conformance::$case(&$make().await).await;
-        }
-    };
-}
-
 /// Every conformance case as a test on the backend `$make` makes, with the
 /// attributes given before it. The one list of cases: each backend's test file
 /// invokes this.
 #[macro_export]
 macro_rules! every_conformance_case {
     ($(#[$attribute:meta])* $make:path) => {
-        $crate::conformance_cases!($(#[$attribute])* $make;
+        six_testkit::conformance_tests!($(#[$attribute])* $make => conformance;
             ranking_sums_each_terms_best_field_weight_times_match_factor,
             another_owners_contact_is_not_found_by_its_exact_name,
             query_syntax_typed_in_the_text_reveals_no_other_owners_contact,
