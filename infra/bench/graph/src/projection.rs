@@ -17,6 +17,7 @@ use anyhow::Context;
 use six_bench_support::{
     cpu::{CpuUsage, ServiceProcess, Tracker},
     memory::Memory,
+    producers::Producers,
 };
 use six_events::{
     EventData, api::ProfileUpdated, auth::UserRegistered, importer::ContactsImported,
@@ -27,7 +28,7 @@ use crate::{
     disk::DiskGuard,
     events::{Accounts, EventCounts},
     network::Network,
-    publisher::Publisher,
+    publisher,
     service::GraphProcess,
 };
 
@@ -152,14 +153,13 @@ pub async fn run(
     let events = EventCounts::of(network, batch_contacts);
     let edges = network.edges();
 
-    let publisher = Publisher::create().await?;
+    let producers = Producers::create().await?;
     let filling = Instant::now();
-    publisher
-        .write_all(network, accounts, batch_contacts)
+    publisher::write_all(&producers, network, accounts, batch_contacts)
         .await
         .context("fill the producers' outbox")?;
     let fill = filling.elapsed();
-    let outbox_bytes = publisher.outbox_bytes().await?;
+    let outbox_bytes = producers.outbox_bytes().await?;
     disk.check()?;
 
     let pool = graph.database.pool();
@@ -172,22 +172,22 @@ pub async fn run(
         },
     );
     let started = Instant::now();
-    let publishing = publisher.start_relay(graph.vhost.amqp_url());
+    let publishing = producers.start_relay(graph.vhost.amqp_url(), "graph-bench-producers");
 
     let mut timeline: Vec<Progress> = Vec::new();
     let mut published_after = None;
     let mut first_batch_after = None;
     let mut small_events_after = None;
     let mut last_change = (Progress::default(), Instant::now());
-    let mut publisher = Some(publisher);
+    let mut producers = Some(producers);
     let mut publishing = Some(publishing);
     loop {
         tokio::time::sleep(POLL_EVERY).await;
         graph.service.check_alive()?;
         disk.check()
             .with_context(|| format!("last graph log lines:\n{}", graph.service.log().tail()))?;
-        let waiting = match &publisher {
-            Some(publisher) => usize::try_from(publisher.waiting().await?).unwrap_or(0),
+        let waiting = match &producers {
+            Some(producers) => usize::try_from(producers.waiting().await?).unwrap_or(0),
             None => 0,
         };
         let mut now = handled(&pool).await?;
@@ -200,8 +200,8 @@ pub async fn run(
             if let Some(relay) = publishing.take() {
                 relay.stop().await?;
             }
-            if let Some(publisher) = publisher.take() {
-                publisher.remove().await;
+            if let Some(producers) = producers.take() {
+                producers.remove().await;
             }
         }
         if first_batch_after.is_none() && now.batches > 0 {
@@ -261,8 +261,8 @@ pub async fn run(
     if let Some(relay) = publishing.take() {
         relay.stop().await?;
     }
-    if let Some(publisher) = publisher.take() {
-        publisher.remove().await;
+    if let Some(producers) = producers.take() {
+        producers.remove().await;
     }
 
     Ok(ProjectionFigures {

@@ -4,17 +4,11 @@
 //! `six_bus::Relay` that publishes them (persistent, with confirms) to the graph's
 //! vhost once started. The graph's queue is already bound by then, so every event
 //! reaches it.
+//!
+//! The outbox and the relay are `six_bench_support::producers`; this module
+//! decides what goes in it, and in which transactions.
 
-use std::{sync::Arc, time::Duration};
-
-use anyhow::Context;
-use secrecy::SecretString;
-use six_bus::{BusConfig, Relay};
-use six_events::{Envelope, EventData};
-use six_testkit::TestDatabase;
-use sqlx::PgPool;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use six_bench_support::producers::{Producers, chunks};
 
 use crate::{
     events::{self, Accounts},
@@ -30,137 +24,30 @@ const BATCH_BYTES_PER_TRANSACTION: usize = 4 * 1024 * 1024;
 /// Rough size of one contact entry in an event, to size the transactions.
 const ENTRY_BYTES: usize = 330;
 
-/// The outbox of the stand-in producers, filled and not yet published.
-pub struct Publisher {
-    database: TestDatabase,
-    pool: PgPool,
-}
-
-/// The relay publishing the outbox, until stopped.
-pub struct Publishing {
-    stop: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Publisher {
-    /// Creates the producers' database with the bus's tables.
-    pub async fn create() -> anyhow::Result<Self> {
-        let database = TestDatabase::create().await;
-        let pool = database.pool();
-        six_bus::migrator()
-            .run(&pool)
-            .await
-            .context("bus migrations of the producers' database")?;
-        Ok(Self { database, pool })
+/// Writes every event of `network` to the outbox, in the order the relay
+/// publishes them: the registrations, the profiles, then each user's batches.
+pub async fn write_all(
+    producers: &Producers,
+    network: &Network,
+    accounts: &Accounts,
+    batch_contacts: usize,
+) -> anyhow::Result<()> {
+    let users = 0..network.users();
+    for chunk in chunks(users.clone(), SMALL_EVENTS_PER_TRANSACTION) {
+        let registrations = chunk.map(|user| events::registration(network, accounts, user));
+        producers.write(registrations).await?;
     }
-
-    /// Writes every event of `network` to the outbox, in the order the relay
-    /// publishes them: the registrations, the profiles, then each user's batches.
-    pub async fn write_all(
-        &self,
-        network: &Network,
-        accounts: &Accounts,
-        batch_contacts: usize,
-    ) -> anyhow::Result<()> {
-        let users = 0..network.users();
-        for chunk in chunks(users.clone(), SMALL_EVENTS_PER_TRANSACTION) {
-            let registrations = chunk.map(|user| events::registration(network, accounts, user));
-            self.write(registrations).await?;
-        }
-        for chunk in chunks(users.clone(), SMALL_EVENTS_PER_TRANSACTION) {
-            let profiles = chunk.filter_map(|user| events::profile(network, accounts, user));
-            self.write(profiles).await?;
-        }
-        let contacts = network.shape().contacts_per_user;
-        let users_per_transaction =
-            (BATCH_BYTES_PER_TRANSACTION / (contacts * ENTRY_BYTES).max(1)).max(1);
-        for chunk in chunks(users, users_per_transaction) {
-            let batches = chunk
-                .flat_map(|user| events::contact_batches(network, accounts, user, batch_contacts));
-            self.write(batches).await?;
-        }
-        Ok(())
+    for chunk in chunks(users.clone(), SMALL_EVENTS_PER_TRANSACTION) {
+        let profiles = chunk.filter_map(|user| events::profile(network, accounts, user));
+        producers.write(profiles).await?;
     }
-
-    async fn write<T: EventData>(
-        &self,
-        events: impl IntoIterator<Item = Envelope<T>>,
-    ) -> anyhow::Result<()> {
-        let mut transaction = self.pool.begin().await.context("begin")?;
-        six_bus::publish_all(&mut transaction, events)
-            .await
-            .context("write events to the outbox")?;
-        transaction
-            .commit()
-            .await
-            .context("commit the outbox rows")?;
-        Ok(())
+    let contacts = network.shape().contacts_per_user;
+    let users_per_transaction =
+        (BATCH_BYTES_PER_TRANSACTION / (contacts * ENTRY_BYTES).max(1)).max(1);
+    for chunk in chunks(users, users_per_transaction) {
+        let batches =
+            chunk.flat_map(|user| events::contact_batches(network, accounts, user, batch_contacts));
+        producers.write(batches).await?;
     }
-
-    /// Events still waiting in the outbox (the relay deletes each once confirmed).
-    pub async fn waiting(&self) -> anyhow::Result<i64> {
-        sqlx::query_scalar("SELECT count(*) FROM bus_outbox")
-            .fetch_one(&self.pool)
-            .await
-            .context("count the outbox")
-    }
-
-    /// Bytes of the outbox table (TOAST included): what the relay reads.
-    pub async fn outbox_bytes(&self) -> anyhow::Result<i64> {
-        sqlx::query_scalar("SELECT pg_total_relation_size('bus_outbox')")
-            .fetch_one(&self.pool)
-            .await
-            .context("size the outbox")
-    }
-
-    /// Starts the relay: publishes to `amqp_url` (the graph's vhost) from now on.
-    pub fn start_relay(&self, amqp_url: String) -> Publishing {
-        let config = BusConfig::new(SecretString::from(amqp_url), "graph-bench-producers");
-        let relay = Relay::new(self.pool.clone(), Arc::new(config));
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(relay.run(stop.clone()));
-        Publishing { stop, task }
-    }
-
-    /// Drops the database (its disk space is needed more by the graph's).
-    pub async fn remove(self) {
-        self.pool.close().await;
-        drop(self.database);
-    }
-}
-
-impl Publishing {
-    /// Stops the relay (after it published what is left; it is empty by now).
-    pub async fn stop(self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .context("the relay did not stop")?
-            .context("the relay task")
-    }
-}
-
-/// `range` in consecutive pieces of at most `size`.
-fn chunks(
-    range: std::ops::Range<usize>,
-    size: usize,
-) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let size = size.max(1);
-    let end = range.end;
-    range
-        .step_by(size)
-        .map(move |start| start..(start + size).min(end))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_range_is_cut_into_pieces_that_cover_it_once() {
-        let pieces: Vec<_> = chunks(0..7, 3).collect();
-
-        assert_eq!(pieces, vec![0..3, 3..6, 6..7]);
-        assert_eq!(chunks(0..0, 3).count(), 0);
-    }
+    Ok(())
 }

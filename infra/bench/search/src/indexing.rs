@@ -23,6 +23,7 @@ use anyhow::Context;
 use six_bench_support::{
     cpu::{CpuUsage, ServiceProcess, Tracker},
     memory::Memory,
+    producers::Producers,
 };
 use six_events::{EventData, api::ProfileUpdated, importer::ContactsImported};
 use sqlx::PgPool;
@@ -31,7 +32,7 @@ use crate::{
     events::{EventCounts, Ids},
     metrics::{Consumer, Scrape},
     people::AddressBooks,
-    publisher::Publisher,
+    publisher,
     service::{DirUsage, IndexDir, SearchProcess},
 };
 
@@ -131,7 +132,7 @@ impl IndexingFigures {
 
 /// The producers' outbox, filled with every event and not yet published.
 pub struct Filled {
-    publisher: Publisher,
+    producers: Producers,
     events: EventCounts,
     batch_contacts: usize,
     fill: Duration,
@@ -144,16 +145,15 @@ pub async fn fill(
     ids: &Ids,
     batch_contacts: usize,
 ) -> anyhow::Result<Filled> {
-    let publisher = Publisher::create().await?;
+    let producers = Producers::create().await?;
     let filling = Instant::now();
-    publisher
-        .write_all(books, ids, batch_contacts)
+    publisher::write_all(&producers, books, ids, batch_contacts)
         .await
         .context("fill the producers' outbox")?;
     let fill = filling.elapsed();
-    let outbox_bytes = publisher.outbox_bytes().await?;
+    let outbox_bytes = producers.outbox_bytes().await?;
     Ok(Filled {
-        publisher,
+        producers,
         events: EventCounts::of(books, batch_contacts),
         batch_contacts,
         fill,
@@ -169,7 +169,7 @@ pub async fn run(
     index_dir: &IndexDir,
 ) -> anyhow::Result<IndexingFigures> {
     let Filled {
-        publisher,
+        producers,
         events,
         batch_contacts,
         fill,
@@ -188,20 +188,20 @@ pub async fn run(
         },
     );
     let started = Instant::now();
-    let publishing = publisher.start_relay(search.vhost.amqp_url());
+    let publishing = producers.start_relay(search.vhost.amqp_url(), "search-bench-producers");
 
     let mut timeline: Vec<Progress> = Vec::new();
     let mut published_after = None;
     let mut first_batch_after = None;
     let mut last_change = (Progress::default(), Instant::now());
-    let mut publisher = Some(publisher);
+    let mut producers = Some(producers);
     let mut publishing = Some(publishing);
     let mut ticks = tokio::time::interval(POLL_EVERY);
     loop {
         ticks.tick().await;
         search.service.check_alive()?;
-        let waiting = match &publisher {
-            Some(publisher) => usize::try_from(publisher.waiting().await?).unwrap_or(0),
+        let waiting = match &producers {
+            Some(producers) => usize::try_from(producers.waiting().await?).unwrap_or(0),
             None => 0,
         };
         let mut now = handled(&pool).await?;
@@ -226,8 +226,8 @@ pub async fn run(
             if let Some(relay) = publishing.take() {
                 relay.stop().await?;
             }
-            if let Some(publisher) = publisher.take() {
-                publisher.remove().await;
+            if let Some(producers) = producers.take() {
+                producers.remove().await;
             }
         }
         if !now.same_counts(&last_change.0) {
@@ -260,8 +260,8 @@ pub async fn run(
     if let Some(relay) = publishing.take() {
         relay.stop().await?;
     }
-    if let Some(publisher) = publisher.take() {
-        publisher.remove().await;
+    if let Some(producers) = producers.take() {
+        producers.remove().await;
     }
 
     Ok(IndexingFigures {

@@ -13,6 +13,8 @@
 //! - [`service`]: a service run as a child process (its binary found or built
 //!   under `cargo run`, started on port 0 with a clean environment, its log
 //!   followed, waited on while it is alive, stopped with SIGTERM);
+//! - [`producers`]: a stand-in producers' outbox filled before the clock starts,
+//!   and the relay that publishes it to the service under test;
 //! - [`report`]: the machine a run is on, the load average, a binary's size,
 //!   and numbers with thousands separators or in MB.
 //!
@@ -25,5 +27,6 @@ pub mod latency;
 pub mod memory;
 pub mod options;
 pub mod postgres;
+pub mod producers;
 pub mod report;
 pub mod service;
