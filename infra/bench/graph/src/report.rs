@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use six_bench_support::{
     cpu::CpuUsage,
-    latency::Latencies,
     memory::{Memory, bytes},
-    report::{Machine, grouped, grouped_rounded, load_average, megabytes},
+    report::{
+        Machine, grouped, grouped_problems, grouped_rounded, load_average, megabytes, spaced, time,
+    },
 };
 
 use crate::{
@@ -233,16 +234,19 @@ pub fn paths(figures: &PathFigures) {
         figures.elapsed.as_secs_f64(),
         figures.per_second(),
     );
-    println!("  all:           {}", latency(&figures.latencies(|_| true)));
+    println!(
+        "  all:           {}",
+        figures.latencies(|_| true).summary("queries")
+    );
     let connected = |timed: &paths::Timed| matches!(timed.answer, paths::Answer::Connected { .. });
     let not_connected = |timed: &paths::Timed| timed.answer == paths::Answer::NotConnected;
     println!(
         "  connected:     {}",
-        latency(&figures.latencies(connected))
+        figures.latencies(connected).summary("queries")
     );
     println!(
         "  not connected: {}",
-        latency(&figures.latencies(not_connected))
+        figures.latencies(not_connected).summary("queries")
     );
     let answers = figures.answers(|_| true);
     let mut degrees: Vec<(usize, usize)> =
@@ -350,28 +354,6 @@ pub fn summary(summary: &Summary) {
     }
 }
 
-/// Log lines grouped by level, message and statement (sqlx names the statement in
-/// `summary`), most frequent first.
-fn grouped_problems(lines: &[String]) -> Vec<(String, usize)> {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for line in lines {
-        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        let key = match (entry["level"].as_str(), entry["message"].as_str()) {
-            (Some(level), Some(message)) => match entry["summary"].as_str() {
-                Some(statement) => format!("{level} {message} ({statement})"),
-                None => format!("{level} {message}"),
-            },
-            _ => line.chars().take(160).collect(),
-        };
-        match counts.iter_mut().find(|(known, _)| *known == key) {
-            Some((_, count)) => *count += 1,
-            None => counts.push((key, 1)),
-        }
-    }
-    counts.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
-    counts
-}
-
 /// `MET`, or `MISSED by x %` where `shortfall` is the fraction missed by.
 fn verdict(met: bool, shortfall: f64) -> String {
     if met {
@@ -381,92 +363,13 @@ fn verdict(met: bool, shortfall: f64) -> String {
     }
 }
 
-/// Latency figures on one line.
-fn latency(latencies: &Latencies) -> String {
-    if latencies.count() == 0 {
-        return "none".to_owned();
-    }
-    format!(
-        "{:>5} queries, p50 {}, p95 {}, p99 {}, max {} (mean {})",
-        grouped(latencies.count() as u64),
-        time(latencies.percentile(50.0)),
-        time(latencies.percentile(95.0)),
-        time(latencies.percentile(99.0)),
-        time(latencies.max()),
-        time(latencies.mean()),
-    )
-}
-
-/// At most `lines` entries of `timeline`, evenly spaced, always the last.
-fn spaced<T>(timeline: &[T], lines: usize) -> Vec<&T> {
-    if timeline.len() <= lines || lines < 2 {
-        return timeline.iter().collect();
-    }
-    let step = (timeline.len() - 1) as f64 / (lines - 1) as f64;
-    (0..lines)
-        .map(|line| &timeline[((line as f64 * step).round() as usize).min(timeline.len() - 1)])
-        .collect()
-}
-
-/// A duration in the unit that reads best: `850 µs`, `2.35 ms`, `123.4 ms`, `3.2 s`.
-pub fn time(duration: Duration) -> String {
-    let ms = duration.as_secs_f64() * 1e3;
-    if ms < 1.0 {
-        format!("{:.0} µs", ms * 1e3)
-    } else if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 1_000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{:.2} s", ms / 1e3)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_in_the_unit_that_fits() {
-        assert_eq!(time(Duration::from_micros(850)), "850 µs");
-        assert_eq!(time(Duration::from_micros(2_346)), "2.35 ms");
-        assert_eq!(time(Duration::from_micros(123_400)), "123.4 ms");
-        assert_eq!(time(Duration::from_millis(3_200)), "3.20 s");
-    }
-
-    #[test]
     fn a_missed_target_says_by_how_much() {
         assert_eq!(verdict(true, 0.0), "MET");
         assert_eq!(verdict(false, 0.234), "MISSED by 23 %");
-    }
-
-    #[test]
-    fn problems_are_grouped_by_level_message_and_statement() {
-        let slow = r#"{"level":"WARN","message":"slow statement","summary":"SELECT 1"}"#;
-        let lost = r#"{"level":"WARN","message":"consumer lost the broker; reconnecting"}"#;
-        let lines: Vec<String> = [slow, lost, slow]
-            .iter()
-            .map(|line| (*line).to_owned())
-            .collect();
-
-        let grouped = grouped_problems(&lines);
-
-        assert_eq!(
-            grouped,
-            vec![
-                ("WARN slow statement (SELECT 1)".to_owned(), 2),
-                ("WARN consumer lost the broker; reconnecting".to_owned(), 1),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_long_timeline_is_thinned_evenly_keeping_both_ends() {
-        let timeline: Vec<u32> = (0..100).collect();
-
-        let shown = spaced(&timeline, 5);
-
-        assert_eq!(shown, vec![&0, &25, &50, &74, &99]);
-        assert_eq!(spaced(&timeline[..3], 5).len(), 3);
     }
 }

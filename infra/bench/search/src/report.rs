@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use six_bench_support::{
     cpu::CpuUsage,
-    latency::Latencies,
     memory::{Memory, bytes},
-    report::{Machine, grouped, grouped_rounded, load_average, megabytes},
+    report::{
+        Machine, grouped, grouped_problems, grouped_rounded, load_average, megabytes, spaced, time,
+    },
 };
 
 use crate::{
@@ -242,13 +243,17 @@ pub fn queries(figures: &QueryFigures) {
         figures.elapsed.as_secs_f64(),
         figures.per_second(),
     );
-    println!("  {:<10} {}", "all:", latency(&figures.latencies(|_| true)));
+    println!(
+        "  {:<10} {}",
+        "all:",
+        figures.latencies(|_| true).summary("searches")
+    );
     for kind in Kind::ALL {
         let latencies = figures.latencies(|timed| timed.kind == kind);
         println!(
             "  {:<10} {}",
             format!("{}:", kind.label()),
-            latency(&latencies)
+            latencies.summary("searches")
         );
     }
     println!("  answers (mean total; source contact on the first page of 20):");
@@ -401,27 +406,6 @@ fn at(moment: Option<Duration>) -> String {
     )
 }
 
-/// Log lines grouped by level and message, most frequent first.
-fn grouped_problems(lines: &[String]) -> Vec<(String, usize)> {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for line in lines {
-        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        let key = match (entry["level"].as_str(), entry["message"].as_str()) {
-            (Some(level), Some(message)) => match entry["summary"].as_str() {
-                Some(statement) => format!("{level} {message} ({statement})"),
-                None => format!("{level} {message}"),
-            },
-            _ => line.chars().take(160).collect(),
-        };
-        match counts.iter_mut().find(|(known, _)| *known == key) {
-            Some((_, count)) => *count += 1,
-            None => counts.push((key, 1)),
-        }
-    }
-    counts.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
-    counts
-}
-
 /// `PASS`, or `MISS (<by how much>)`.
 fn verdict(met: bool, shortfall: String) -> String {
     if met {
@@ -431,89 +415,13 @@ fn verdict(met: bool, shortfall: String) -> String {
     }
 }
 
-/// Latency figures on one line.
-fn latency(latencies: &Latencies) -> String {
-    if latencies.count() == 0 {
-        return "none".to_owned();
-    }
-    format!(
-        "{:>5} searches, p50 {}, p95 {}, p99 {}, max {} (mean {})",
-        grouped(latencies.count() as u64),
-        time(latencies.percentile(50.0)),
-        time(latencies.percentile(95.0)),
-        time(latencies.percentile(99.0)),
-        time(latencies.max()),
-        time(latencies.mean()),
-    )
-}
-
-/// At most `lines` entries of `timeline`, evenly spaced, always the last.
-fn spaced<T>(timeline: &[T], lines: usize) -> Vec<&T> {
-    if timeline.len() <= lines || lines < 2 {
-        return timeline.iter().collect();
-    }
-    let step = (timeline.len() - 1) as f64 / (lines - 1) as f64;
-    (0..lines)
-        .map(|line| &timeline[((line as f64 * step).round() as usize).min(timeline.len() - 1)])
-        .collect()
-}
-
-/// A duration in the unit that reads best: `850 µs`, `2.35 ms`, `123.4 ms`, `3.20 s`.
-pub fn time(duration: Duration) -> String {
-    let ms = duration.as_secs_f64() * 1e3;
-    if ms < 1.0 {
-        format!("{:.0} µs", ms * 1e3)
-    } else if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 1_000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{:.2} s", ms / 1e3)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_in_the_unit_that_fits() {
-        assert_eq!(time(Duration::from_micros(850)), "850 µs");
-        assert_eq!(time(Duration::from_micros(2_346)), "2.35 ms");
-        assert_eq!(time(Duration::from_micros(123_400)), "123.4 ms");
-        assert_eq!(time(Duration::from_millis(3_200)), "3.20 s");
-    }
-
-    #[test]
     fn a_missed_target_says_by_how_much() {
         assert_eq!(verdict(true, String::new()), "PASS");
         assert_eq!(verdict(false, "23 % short".to_owned()), "MISS (23 % short)");
-    }
-
-    #[test]
-    fn problems_are_grouped_by_level_and_message() {
-        let slow = r#"{"level":"WARN","message":"slow statement","summary":"SELECT 1"}"#;
-        let lost = r#"{"level":"WARN","message":"consumer lost the broker"}"#;
-        let lines: Vec<String> = [slow, lost, slow].iter().map(|l| (*l).to_owned()).collect();
-
-        let grouped = grouped_problems(&lines);
-
-        assert_eq!(
-            grouped,
-            vec![
-                ("WARN slow statement (SELECT 1)".to_owned(), 2),
-                ("WARN consumer lost the broker".to_owned(), 1),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_long_timeline_is_thinned_evenly_keeping_both_ends() {
-        let timeline: Vec<u32> = (0..100).collect();
-
-        let shown = spaced(&timeline, 5);
-
-        assert_eq!(shown, vec![&0, &25, &50, &74, &99]);
-        assert_eq!(spaced(&timeline[..3], 5).len(), 3);
     }
 }

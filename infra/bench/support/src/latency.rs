@@ -44,6 +44,23 @@ impl Latencies {
             _ => Duration::ZERO,
         }
     }
+
+    /// Every figure on one line: `{count} {what}, p50 …, p95 …, p99 …, max … (mean …)`,
+    /// or `none`.
+    pub fn summary(&self, what: &str) -> String {
+        if self.count() == 0 {
+            return "none".to_owned();
+        }
+        format!(
+            "{:>5} {what}, p50 {}, p95 {}, p99 {}, max {} (mean {})",
+            crate::report::grouped(self.count() as u64),
+            crate::report::time(self.percentile(50.0)),
+            crate::report::time(self.percentile(95.0)),
+            crate::report::time(self.percentile(99.0)),
+            crate::report::time(self.max()),
+            crate::report::time(self.mean()),
+        )
+    }
 }
 
 #[cfg(test)]

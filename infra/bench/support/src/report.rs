@@ -1,9 +1,11 @@
 //! What the benchmarks' reports read and print the same way: the machine a run is
 //! on ([`Machine`]), the load average ([`load_average`]), numbers with thousands
 //! separators ([`grouped`], [`grouped_rounded`]), sizes in MB ([`megabytes`],
-//! [`binary_with_size`]). Each benchmark lays out its own lines.
+//! [`binary_with_size`]), durations ([`time`]), a long timeline thinned
+//! ([`spaced`]) and a service's logged problems counted ([`grouped_problems`]).
+//! Each benchmark lays out its own lines.
 
-use std::path::Path;
+use std::{path::Path, time::Duration};
 
 /// The machine a benchmark runs on, from `/proc`.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,9 +97,95 @@ fn with_separators(digits: &str) -> String {
     out
 }
 
+/// A duration in the unit that reads best: `850 µs`, `2.35 ms`, `123.4 ms`, `3.20 s`.
+pub fn time(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1e3;
+    if ms < 1.0 {
+        format!("{:.0} µs", ms * 1e3)
+    } else if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1_000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1e3)
+    }
+}
+
+/// At most `lines` entries of `timeline`, evenly spaced, always the last.
+pub fn spaced<T>(timeline: &[T], lines: usize) -> Vec<&T> {
+    if timeline.len() <= lines || lines < 2 {
+        return timeline.iter().collect();
+    }
+    let step = (timeline.len() - 1) as f64 / (lines - 1) as f64;
+    (0..lines)
+        .map(|line| &timeline[((line as f64 * step).round() as usize).min(timeline.len() - 1)])
+        .collect()
+}
+
+/// A service's warning and error log lines (JSON) counted by level, message and
+/// statement, most frequent first; a line that is not such JSON counts as its
+/// first 160 characters.
+pub fn grouped_problems(lines: &[String]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for line in lines {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let key = match (entry["level"].as_str(), entry["message"].as_str()) {
+            (Some(level), Some(message)) => match entry["summary"].as_str() {
+                Some(statement) => format!("{level} {message} ({statement})"),
+                None => format!("{level} {message}"),
+            },
+            _ => line.chars().take(160).collect(),
+        };
+        match counts.iter_mut().find(|(known, _)| *known == key) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    counts.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_in_the_unit_that_fits() {
+        assert_eq!(time(Duration::from_micros(850)), "850 µs");
+        assert_eq!(time(Duration::from_micros(2_346)), "2.35 ms");
+        assert_eq!(time(Duration::from_micros(123_400)), "123.4 ms");
+        assert_eq!(time(Duration::from_millis(3_200)), "3.20 s");
+    }
+
+    #[test]
+    fn a_long_timeline_is_thinned_evenly_keeping_both_ends() {
+        let timeline: Vec<u32> = (0..100).collect();
+
+        let shown = spaced(&timeline, 5);
+
+        assert_eq!(shown, vec![&0, &25, &50, &74, &99]);
+        assert_eq!(spaced(&timeline[..3], 5).len(), 3);
+    }
+
+    #[test]
+    fn problems_are_grouped_by_level_message_and_statement() {
+        let slow = r#"{"level":"WARN","message":"slow statement","summary":"SELECT 1"}"#;
+        let lost = r#"{"level":"WARN","message":"consumer lost the broker; reconnecting"}"#;
+        let lines: Vec<String> = [slow, lost, slow]
+            .iter()
+            .map(|line| (*line).to_owned())
+            .collect();
+
+        let grouped = grouped_problems(&lines);
+
+        assert_eq!(
+            grouped,
+            vec![
+                ("WARN slow statement (SELECT 1)".to_owned(), 2),
+                ("WARN consumer lost the broker; reconnecting".to_owned(), 1),
+            ]
+        );
+    }
 
     #[test]
     fn thousands_are_grouped_by_commas() {
