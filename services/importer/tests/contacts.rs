@@ -155,3 +155,83 @@ async fn a_deleted_user_leaves_no_contact_job_or_reject_and_others_keep_theirs()
     assert_eq!(rejects, 1, "only the other user's reject is left");
     assert_eq!(importer.contacts_of(other_user).await, 7);
 }
+
+#[tokio::test]
+async fn our_services_page_through_every_owners_contacts_and_users_may_not() {
+    let importer = Importer::start().await;
+    let (first_owner, second_owner) = (Uuid::now_v7(), Uuid::now_v7());
+    for owner in [first_owner, second_owner] {
+        importer
+            .import(owner, "", fixture("linkedin/Connections.csv"))
+            .await;
+    }
+    let export = |token: String, query: String| {
+        importer
+            .app
+            .client()
+            .get(importer.app.url(&format!("/internal/contacts?{query}")))
+            .bearer_auth(token)
+            .send()
+    };
+
+    let mut seen: Vec<(String, String, String)> = Vec::new();
+    let mut after = String::new();
+    loop {
+        let response = export(
+            importer.issuer.service_token("search"),
+            format!("limit=4{after}"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let page: six_events::importer::ContactExportPage = response.json().await.unwrap();
+        for owned in &page.contacts {
+            seen.push((
+                owned.contact.contact_id.to_string(),
+                owned.owner_id.to_string(),
+                owned.contact.full_name.clone(),
+            ));
+        }
+        match page.next {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    let user_answer = export(importer.issuer.user_token(first_owner), String::new())
+        .await
+        .unwrap();
+    let too_many = export(
+        importer.issuer.service_token("search"),
+        "limit=5001".to_owned(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(seen.len(), 14, "7 contacts of each owner: {seen:?}");
+    assert!(
+        seen.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "in id order, each once"
+    );
+    for owner in [first_owner, second_owner] {
+        let names: Vec<&str> = seen
+            .iter()
+            .filter(|(_, owner_id, _)| *owner_id == owner.to_string())
+            .map(|(_, _, name)| name.as_str())
+            .collect();
+        let own_page = contacts_page(&importer, owner, "limit=500").await;
+        let own_names: Vec<&str> = own_page["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|contact| contact["full_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names, own_names,
+            "the export holds each owner's contacts as they see them"
+        );
+    }
+    assert_eq!(user_answer.status(), StatusCode::FORBIDDEN);
+    let problem: Value = user_answer.json().await.unwrap();
+    assert_eq!(problem["code"], "service_token_required");
+    assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

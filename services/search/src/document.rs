@@ -113,15 +113,23 @@ impl Document {
 
     /// The document of a discoverable user's profile.
     pub fn of_profile(profile: &ProfileUpdated) -> Self {
+        Self::profile(
+            profile.user_id,
+            profile.display_name.clone(),
+            profile.headline.clone(),
+        )
+    }
+
+    /// The document of a discoverable user's profile, from its parts as the
+    /// projection keeps them.
+    pub fn profile(user_id: Uuid, display_name: String, headline: Option<String>) -> Self {
         Self {
-            subject: Subject::Profile {
-                user_id: profile.user_id,
-            },
-            full_name: profile.display_name.clone(),
+            subject: Subject::Profile { user_id },
+            full_name: display_name,
             other_names: Vec::new(),
             emails: Vec::new(),
             company: None,
-            title: profile.headline.clone(),
+            title: headline,
             location: None,
         }
     }

@@ -5,6 +5,7 @@ mod consumers;
 pub mod cursor;
 pub mod document;
 pub mod index;
+pub mod reindex;
 mod routes;
 mod settings;
 pub mod text;
@@ -19,8 +20,9 @@ use six_kit::{
 };
 use sqlx::migrate::Migrator;
 
-use index::{Backend, ElasticsearchIndex, TantivyIndex};
-pub use settings::{IndexSettings, Settings, TantivyConfig};
+use index::Indexes;
+use reindex::Reindexer;
+pub use settings::{IndexSettings, ReindexSettings, Settings, TantivyConfig};
 
 /// The service's own migrations (the outbox and inbox come from `six-bus`).
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| sqlx::migrate!("./migrations"));
@@ -31,7 +33,7 @@ pub struct App;
 impl Service for App {
     const NAME: &'static str = "search";
     type Settings = Settings;
-    type Handler = consumers::Projection<Backend>;
+    type Handler = consumers::Projection;
 
     fn settings(env: &Env) -> Result<Self::Settings, ConfigError> {
         Settings::from_env(env)
@@ -42,33 +44,39 @@ impl Service for App {
     }
 
     async fn build(
-        _resources: Resources,
+        resources: Resources,
         settings: Settings,
     ) -> Result<Parts<Self::Handler>, BuildError> {
         let verifier = TokenVerifier::start(settings.auth.clone()).await?;
-        let index = Arc::new(match &settings.index {
-            IndexSettings::Tantivy(config) => Backend::Tantivy(
-                TantivyIndex::open(&config.dir, config.writer_memory_bytes).map_err(|error| {
-                    format!(
+        let live_version = reindex::live_version(&resources.pool).await?;
+        let indexes = Arc::new(
+            Indexes::open(settings.index.clone(), live_version)
+                .await
+                .map_err(|error| match &settings.index {
+                    IndexSettings::Tantivy(config) => format!(
                         "search index at {}: {error} (SEARCH_INDEX_DIR must be a writable \
                          directory that no other instance has open)",
                         config.dir.display()
-                    )
+                    ),
+                    IndexSettings::Elasticsearch(config) => {
+                        format!("elasticsearch at {}: {error}", config.url)
+                    }
                 })?,
-            ),
-            IndexSettings::Elasticsearch(config) => Backend::Elasticsearch(
-                ElasticsearchIndex::connect(config)
-                    .await
-                    .map_err(|error| format!("elasticsearch at {}: {error}", config.url))?,
-            ),
-        });
-        let routes = routes::search::router(routes::AppState {
-            index: Arc::clone(&index),
+        );
+        let reindexer = Arc::new(Reindexer::new(
+            resources.pool.clone(),
+            Arc::clone(&indexes),
+            settings.reindex.as_ref(),
+            resources.stop.clone(),
+        )?);
+        let state = routes::AppState {
+            indexes: Arc::clone(&indexes),
+            reindexer,
             verifier,
-        });
+        };
         Ok(Parts {
-            routes,
-            handler: Some(consumers::Projection::new(index)),
+            routes: routes::search::router(state.clone()).merge(routes::reindex::router(state)),
+            handler: Some(consumers::Projection::new(indexes)),
         })
     }
 }

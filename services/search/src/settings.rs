@@ -2,8 +2,9 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use reqwest::Url;
 use six_kit::{
-    auth::AuthConfig,
+    auth::{AuthConfig, ServiceTokenConfig},
     config::{ConfigError, Env},
 };
 
@@ -16,6 +17,22 @@ pub struct Settings {
     pub auth: AuthConfig,
     /// Where the index lives (`SEARCH_INDEX`).
     pub index: IndexSettings,
+    /// Where a reindex reads contacts; `None` (no `SEARCH_IMPORTER_URL`) turns
+    /// reindexing off.
+    pub reindex: Option<ReindexSettings>,
+}
+
+/// Rebuilding the index from the importer's contacts (`crate::reindex`).
+#[derive(Debug, Clone)]
+pub struct ReindexSettings {
+    /// The importer's base URL (`SEARCH_IMPORTER_URL`, e.g. `http://importer:8080`).
+    pub importer_url: Url,
+    /// This service's client credentials on auth (`AUTH_TOKEN_URL`,
+    /// `AUTH_CLIENT_ID`, `AUTH_CLIENT_SECRET`), for the importer's service route.
+    pub tokens: ServiceTokenConfig,
+    /// Contacts asked for per request (`SEARCH_REINDEX_PAGE_SIZE`, 1–5,000,
+    /// default 1,000: the importer's own bounds).
+    pub page_size: u32,
 }
 
 /// `SEARCH_INDEX=tantivy` (the default: an embedded index, one instance of the
@@ -29,12 +46,20 @@ pub enum IndexSettings {
 /// The embedded tantivy index.
 #[derive(Debug, Clone)]
 pub struct TantivyConfig {
-    /// Its directory (`SEARCH_INDEX_DIR`, default `data/search-index`).
+    /// Its directory (`SEARCH_INDEX_DIR`, default `data/search-index`), one
+    /// subdirectory per version of the index (`v<n>`).
     pub dir: PathBuf,
     /// Memory the writer may buffer before it writes a segment
     /// (`SEARCH_INDEX_WRITER_MEMORY_BYTES`, default 64 MB; at least 15 MB, tantivy's
     /// floor).
     pub writer_memory_bytes: usize,
+}
+
+impl TantivyConfig {
+    /// Where version `version` of the index lives: `<dir>/v<version>`.
+    pub fn version_dir(&self, version: i64) -> PathBuf {
+        self.dir.join(format!("v{version}"))
+    }
 }
 
 /// tantivy refuses a writer with less.
@@ -45,7 +70,36 @@ impl Settings {
         Ok(Self {
             auth: AuthConfig::from_env(env)?,
             index: IndexSettings::from_env(env)?,
+            reindex: ReindexSettings::from_env(env)?,
         })
+    }
+}
+
+impl ReindexSettings {
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let url = env.optional("SEARCH_IMPORTER_URL", String::new())?;
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let importer_url = Url::parse(&url)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.query().is_none())
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "SEARCH_IMPORTER_URL".to_owned(),
+                reason: "must be the importer's base URL, e.g. http://importer:8080".to_owned(),
+            })?;
+        let page_size = env.optional("SEARCH_REINDEX_PAGE_SIZE", 1_000_u32)?;
+        if !(1..=5_000).contains(&page_size) {
+            return Err(ConfigError::Invalid {
+                name: "SEARCH_REINDEX_PAGE_SIZE".to_owned(),
+                reason: "must be between 1 and 5000 (the importer's largest page)".to_owned(),
+            });
+        }
+        Ok(Some(Self {
+            importer_url,
+            tokens: ServiceTokenConfig::from_env(env)?,
+            page_size,
+        }))
     }
 }
 

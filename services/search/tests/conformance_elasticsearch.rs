@@ -70,7 +70,7 @@ async fn delete_index_and_template(config: &ElasticsearchConfig) -> Result<(), r
 
 async fn elasticsearch() -> TestIndex<ElasticsearchIndex> {
     let config = config();
-    let index = ElasticsearchIndex::connect(&config)
+    let index = ElasticsearchIndex::connect(&config, 1)
         .await
         .unwrap_or_else(|error| panic!("elasticsearch at {}: {error}", config.url));
     TestIndex::new(index, Cleanup(config))

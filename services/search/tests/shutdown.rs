@@ -42,7 +42,8 @@ async fn publish_burst(pool: &PgPool, owner_id: Uuid) {
 
 /// Contacts of `owner_id` in the index left in `index_dir` (the binary stopped).
 async fn indexed(index_dir: &TempDir, owner_id: Uuid) -> u64 {
-    let index = TantivyIndex::open(index_dir.path(), 15_000_000).unwrap();
+    // The first version of the index, the live one: no reindex ran.
+    let index = TantivyIndex::open(&index_dir.path().join("v1"), 15_000_000).unwrap();
     let page = index
         .search(SearchQuery {
             viewer_id: owner_id,

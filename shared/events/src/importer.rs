@@ -118,6 +118,28 @@ pub struct ImportedContact {
     pub connected_on: Option<NaiveDate>,
 }
 
+/// One page of every owner's contacts, as the importer's
+/// `GET /internal/contacts?after=&limit=` answers it (service tokens only). Not an
+/// event: the source of truth a consumer rebuilds its projection from (search's
+/// reindex), in the shape the events carry contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactExportPage {
+    /// In `contact_id` order (ids grow with time).
+    pub contacts: Vec<OwnedContact>,
+    /// The `after` of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Uuid>,
+}
+
+/// A contact with its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OwnedContact {
+    /// The user who owns the contact; only they may ever see it.
+    pub owner_id: Uuid,
+    /// The contact as `importer.contacts.imported.v1` carries it.
+    pub contact: ImportedContact,
+}
+
 /// An import job finished: every row was read and every accepted contact published.
 /// Consumer: notifier (summary e-mail).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

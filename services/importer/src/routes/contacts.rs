@@ -1,5 +1,8 @@
 //! My contacts: list (cursor pagination), get one, delete one. The owner comes
 //! from the access token; another user's contact is 404.
+//!
+//! And every owner's contacts for our services (`/internal/contacts`, service
+//! tokens only): the source of truth search rebuilds its index from.
 
 use axum::{
     Router,
@@ -9,9 +12,12 @@ use axum::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use six_events::{Envelope, importer::ContactDeleted};
+use six_events::{
+    Envelope,
+    importer::{ContactDeleted, ContactExportPage, ImportedContact, OwnedContact},
+};
 use six_kit::{
-    auth::CurrentUser,
+    auth::{CurrentUser, ServiceCaller},
     http::{Json, Problem},
 };
 use uuid::Uuid;
@@ -22,12 +28,17 @@ use super::{AppState, page_limit, path_id};
 const DEFAULT_PAGE: i64 = 50;
 /// Most contacts per page.
 const MAX_PAGE: i64 = 500;
+/// Contacts per page of the export unless the caller asks for fewer.
+const DEFAULT_EXPORT_PAGE: i64 = 1_000;
+/// Most contacts per page of the export.
+const MAX_EXPORT_PAGE: i64 = 5_000;
 
 /// The contact routes (they share the import routes' state).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/contacts", get(list))
         .route("/v1/contacts/{contact_id}", get(one).delete(delete))
+        .route("/internal/contacts", get(export))
         .with_state(state)
 }
 
@@ -97,6 +108,75 @@ async fn list(
         .then(|| contacts.last().map(|contact| contact.contact_id))
         .flatten();
     Ok(Json(ContactList { contacts, next }))
+}
+
+/// A contact with its owner, as the export reads it.
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    owner_id: Uuid,
+    contact_id: Uuid,
+    full_name: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    emails: Vec<String>,
+    phones: Vec<String>,
+    company: Option<String>,
+    title: Option<String>,
+    location: Option<String>,
+    profile_url: Option<String>,
+    connected_on: Option<NaiveDate>,
+}
+
+impl From<ExportRow> for OwnedContact {
+    fn from(row: ExportRow) -> Self {
+        OwnedContact {
+            owner_id: row.owner_id,
+            contact: ImportedContact {
+                contact_id: row.contact_id,
+                full_name: row.full_name,
+                first_name: row.first_name,
+                last_name: row.last_name,
+                emails: row.emails,
+                phones: row.phones,
+                company: row.company,
+                title: row.title,
+                location: row.location,
+                profile_url: row.profile_url,
+                connected_on: row.connected_on,
+            },
+        }
+    }
+}
+
+/// `GET /internal/contacts?after=&limit=`: every owner's contacts in id order
+/// (`limit` 1–5,000, default 1,000), for a service rebuilding its projection. A
+/// user's token is refused (403 `service_token_required`). Contacts added while
+/// a caller pages through come after its cursor, so it sees them too.
+async fn export(
+    State(state): State<AppState>,
+    caller: ServiceCaller,
+    Query(page): Query<Page>,
+) -> Result<Json<ContactExportPage>, Problem> {
+    let limit = page_limit(page.limit, DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)?;
+    let rows = sqlx::query_as::<_, ExportRow>(
+        "SELECT owner_id, contact_id, full_name, first_name, last_name, emails, phones, \
+         company, title, location, profile_url, connected_on \
+         FROM contacts WHERE ($1::uuid IS NULL OR contact_id > $1) \
+         ORDER BY contact_id LIMIT $2",
+    )
+    .bind(page.after)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await
+    .map_err(Problem::internal)?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|row| row.contact_id))
+        .flatten();
+    tracing::debug!(client_id = %caller.client_id, contacts = rows.len(), "contact export page");
+    Ok(Json(ContactExportPage {
+        contacts: rows.into_iter().map(OwnedContact::from).collect(),
+        next,
+    }))
 }
 
 /// `GET /v1/contacts/{id}`.

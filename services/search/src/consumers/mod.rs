@@ -2,4 +2,4 @@
 
 mod projection;
 
-pub use projection::Projection;
+pub use projection::{Projection, lock_projection};

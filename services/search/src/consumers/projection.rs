@@ -1,4 +1,6 @@
-//! Keeps the index in step with the events of the importer, api and auth.
+//! Keeps the index in step with the events of the importer, api and auth: every
+//! change goes to each open version of the index (the live one and, during a
+//! reindex, the one being built; `crate::reindex`).
 //!
 //! Every write of the projection holds one transaction-level advisory lock, from
 //! its bookkeeping reads to the commit, so the index receives changes in the order
@@ -22,20 +24,31 @@ use uuid::Uuid;
 
 use crate::{
     document::Document,
-    index::{Change, IndexError, SearchIndex},
+    index::{Change, IndexError, Indexes, SearchIndex},
+    reindex,
 };
 
 /// Key of the projection's advisory lock (`search` in ASCII).
 const PROJECTION_LOCK: i64 = 0x7365_6172_6368;
 
-/// Applies the events that shape the index.
-pub struct Projection<I> {
-    index: Arc<I>,
+/// Takes the projection's lock until `transaction` ends: every write to the index
+/// and its bookkeeping, the reindex's included, holds it.
+pub async fn lock_projection(transaction: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(PROJECTION_LOCK)
+        .execute(transaction)
+        .await?;
+    Ok(())
 }
 
-impl<I> Projection<I> {
-    pub fn new(index: Arc<I>) -> Self {
-        Self { index }
+/// Applies the events that shape the index.
+pub struct Projection {
+    indexes: Arc<Indexes>,
+}
+
+impl Projection {
+    pub fn new(indexes: Arc<Indexes>) -> Self {
+        Self { indexes }
     }
 }
 
@@ -45,7 +58,7 @@ impl From<IndexError> for HandlerError {
     }
 }
 
-impl<I: SearchIndex> Handler for Projection<I> {
+impl Handler for Projection {
     fn event_types(&self) -> Vec<&'static str> {
         vec![
             ContactsImported::TYPE,
@@ -60,10 +73,9 @@ impl<I: SearchIndex> Handler for Projection<I> {
         event: &DomainEvent,
         transaction: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PROJECTION_LOCK)
-            .execute(&mut *transaction)
-            .await?;
+        lock_projection(transaction).await?;
+        let (live, building) = reindex::current_versions(transaction).await?;
+        self.indexes.keep(live, building).await?;
         let changes = match event {
             DomainEvent::ContactsImported(batch) => contacts(transaction, batch.data()).await?,
             DomainEvent::ContactDeleted(deleted) => {
@@ -81,13 +93,13 @@ impl<I: SearchIndex> Handler for Projection<I> {
             }
         };
         if !changes.is_empty() {
-            self.index.apply(changes).await?;
+            self.indexes.apply(changes).await?;
         }
         Ok(())
     }
 
     async fn before_commit(&self, _transaction: &mut PgConnection) -> Result<(), HandlerError> {
-        self.index.commit().await?;
+        self.indexes.commit().await?;
         Ok(())
     }
 }
@@ -144,8 +156,8 @@ async fn contact_deleted(
     }])
 }
 
-/// A profile newer than the one applied: indexed while discoverable, removed
-/// when not.
+/// A profile newer than the one applied: kept (for a reindex), indexed while
+/// discoverable, removed when not.
 async fn profile(
     transaction: &mut PgConnection,
     profile: &ProfileUpdated,
@@ -154,12 +166,18 @@ async fn profile(
         return Ok(Vec::new());
     }
     let newer = sqlx::query(
-        "INSERT INTO profile_versions (user_id, updated_at) VALUES ($1, $2) \
-         ON CONFLICT (user_id) DO UPDATE SET updated_at = EXCLUDED.updated_at \
-         WHERE profile_versions.updated_at < EXCLUDED.updated_at",
+        "INSERT INTO profiles (user_id, updated_at, display_name, headline, discoverable) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id) DO UPDATE SET updated_at = EXCLUDED.updated_at, \
+         display_name = EXCLUDED.display_name, headline = EXCLUDED.headline, \
+         discoverable = EXCLUDED.discoverable \
+         WHERE profiles.updated_at < EXCLUDED.updated_at",
     )
     .bind(profile.user_id)
     .bind(profile.updated_at)
+    .bind(&profile.display_name)
+    .bind(&profile.headline)
+    .bind(profile.discoverable)
     .execute(transaction)
     .await?
     .rows_affected()
@@ -186,7 +204,7 @@ async fn user_deleted(
         .bind(user_id)
         .execute(&mut *transaction)
         .await?;
-    sqlx::query("DELETE FROM profile_versions WHERE user_id = $1")
+    sqlx::query("DELETE FROM profiles WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *transaction)
         .await?;

@@ -1,8 +1,10 @@
 //! The production backend: Elasticsearch, through the official client.
 //!
 //! - At start, an index template (analysis and strict mappings) covers every
-//!   version of the index (`<alias>-v<n>`); the first version is created with the
-//!   alias pointing at it, so searches and writes always go through the alias.
+//!   version of the index (`<alias>-v<n>`). Searches go through the alias; the
+//!   projection writes to each open version by name (the live one, and the one a
+//!   reindex builds). The first version is created with the alias on it; a
+//!   rebuilt version takes it over in one atomic `_aliases` call ([`ElasticsearchIndex::promote`]).
 //! - Text is indexed as the terms of [`crate::text`] joined by spaces, analysed by
 //!   `whitespace`: Elasticsearch sees exactly the terms tantivy sees. Each searched
 //!   field has a `prefix` subfield analysed with an edge n-gram tokenizer, for
@@ -26,8 +28,8 @@ use elasticsearch::{
         transport::{SingleNodeConnectionPool, TransportBuilder},
     },
     indices::{
-        IndicesCreateParts, IndicesExistsAliasParts, IndicesPutIndexTemplateParts,
-        IndicesRefreshParts,
+        IndicesCreateParts, IndicesDeleteParts, IndicesExistsAliasParts, IndicesGetAliasParts,
+        IndicesPutIndexTemplateParts, IndicesRefreshParts,
     },
     params::Conflicts,
 };
@@ -64,17 +66,29 @@ pub struct ElasticsearchConfig {
     pub max_retries: u32,
 }
 
-/// The Elasticsearch index behind one alias.
+/// One version of the Elasticsearch index (`<alias>-v<n>`), which writes go to;
+/// searches go through the alias, to whichever version it points at.
 pub struct ElasticsearchIndex {
     client: Elasticsearch,
     alias: String,
+    /// `<alias>-v<n>`.
+    version_index: String,
     max_retries: u32,
 }
 
 impl ElasticsearchIndex {
-    /// Connects, and creates the index template and the first index version
-    /// behind the alias when they are missing.
-    pub async fn connect(config: &ElasticsearchConfig) -> Result<Self, IndexError> {
+    /// Connects, creates the index template when missing, and version `version`
+    /// of the index when missing; the alias is put on it when no version has it yet.
+    pub async fn connect(config: &ElasticsearchConfig, version: i64) -> Result<Self, IndexError> {
+        let index = Self::handle(config, version)?;
+        index.create_template().await?;
+        index.create_version().await?;
+        Ok(index)
+    }
+
+    /// Version `version` of the index, without checking or creating anything:
+    /// enough to [`ElasticsearchIndex::delete`] it.
+    pub fn handle(config: &ElasticsearchConfig, version: i64) -> Result<Self, IndexError> {
         let url = config
             .url
             .parse()
@@ -90,14 +104,12 @@ impl ElasticsearchIndex {
         let transport = transport
             .build()
             .map_err(|error| IndexError::Elasticsearch(error.to_string()))?;
-        let index = Self {
+        Ok(Self {
             client: Elasticsearch::new(transport),
             alias: config.alias.clone(),
+            version_index: format!("{}-v{version}", config.alias),
             max_retries: config.max_retries,
-        };
-        index.create_template().await?;
-        index.create_first_version().await?;
-        Ok(index)
+        })
     }
 
     async fn create_template(&self) -> Result<(), IndexError> {
@@ -162,7 +174,7 @@ impl ElasticsearchIndex {
         Ok(())
     }
 
-    async fn create_first_version(&self) -> Result<(), IndexError> {
+    async fn create_version(&self) -> Result<(), IndexError> {
         let exists = self
             .client
             .indices()
@@ -170,27 +182,99 @@ impl ElasticsearchIndex {
             .send()
             .await
             .map_err(|error| IndexError::Elasticsearch(error.to_string()))?;
-        if exists.status_code().is_success() {
-            return Ok(());
-        }
-        let first_version = format!("{}-v1", self.alias);
+        let body = if exists.status_code().is_success() {
+            json!({})
+        } else {
+            json!({"aliases": {&self.alias: {}}})
+        };
         let created = self
             .client
             .indices()
-            .create(IndicesCreateParts::Index(&first_version))
-            .body(json!({"aliases": {&self.alias: {"is_write_index": true}}}))
+            .create(IndicesCreateParts::Index(&self.version_index))
+            .body(body)
             .send()
             .await
             .map_err(|error| IndexError::Elasticsearch(error.to_string()))?;
         let status = created.status_code();
         let body: Value = created.json().await.unwrap_or(Value::Null);
-        // Another instance starting at the same time may have created it first.
-        let raced = body["error"]["type"] == "resource_already_exists_exception";
-        if status.is_success() || raced {
+        // It exists already (this version was opened before, or another instance
+        // starting at the same time created it first).
+        let existed = body["error"]["type"] == "resource_already_exists_exception";
+        if status.is_success() || existed {
             Ok(())
         } else {
             Err(IndexError::Elasticsearch(format!(
-                "create index {first_version}: {status} {body}"
+                "create index {}: {status} {body}",
+                self.version_index
+            )))
+        }
+    }
+
+    /// Points the alias at this version, away from every other, in one atomic
+    /// `_aliases` request: a search sees the old version or this one, never
+    /// neither.
+    pub async fn promote(&self) -> Result<(), IndexError> {
+        let answer = self
+            .client
+            .indices()
+            .get_alias(IndicesGetAliasParts::Name(&[&self.alias]))
+            .send()
+            .await
+            .map_err(|error| IndexError::Unavailable(error.to_string()))?;
+        // 404: no version has the alias (yet); otherwise `{index: {aliases}}`.
+        let holders: Value = if answer.status_code() == StatusCode::NOT_FOUND {
+            Value::Null
+        } else if answer.status_code().is_success() {
+            answer
+                .json()
+                .await
+                .map_err(|error| IndexError::Elasticsearch(format!("get alias: {error}")))?
+        } else {
+            return Err(IndexError::Elasticsearch(format!(
+                "get alias {}: {}",
+                self.alias,
+                answer.status_code()
+            )));
+        };
+        let mut actions: Vec<Value> = holders
+            .as_object()
+            .into_iter()
+            .flat_map(|indices| indices.keys())
+            .filter(|index| **index != self.version_index)
+            .map(|index| json!({"remove": {"index": index, "alias": &self.alias}}))
+            .collect();
+        actions.push(json!({"add": {"index": &self.version_index, "alias": &self.alias}}));
+        let body = json!({ "actions": actions });
+        let body = &body;
+        self.request("swap alias", || async move {
+            self.client
+                .indices()
+                .update_aliases()
+                .body(body.clone())
+                .send()
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes this version's index; a version that does not exist is no error.
+    pub async fn delete(&self) -> Result<(), IndexError> {
+        let response = self
+            .client
+            .indices()
+            .delete(IndicesDeleteParts::Index(&[&self.version_index]))
+            .send()
+            .await
+            .map_err(|error| IndexError::Elasticsearch(error.to_string()))?;
+        let status = response.status_code();
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            let body = response.text().await.unwrap_or_default();
+            Err(IndexError::Elasticsearch(format!(
+                "delete index {}: {status} {body}",
+                self.version_index
             )))
         }
     }
@@ -248,7 +332,7 @@ impl ElasticsearchIndex {
             let answer = self
                 .request("bulk", || async move {
                     self.client
-                        .bulk(BulkParts::Index(&self.alias))
+                        .bulk(BulkParts::Index(&self.version_index))
                         .body(lines.iter().cloned().map(JsonBody::new).collect())
                         .send()
                         .await
@@ -280,7 +364,7 @@ impl ElasticsearchIndex {
         self.request("refresh", || async move {
             self.client
                 .indices()
-                .refresh(IndicesRefreshParts::Index(&[&self.alias]))
+                .refresh(IndicesRefreshParts::Index(&[&self.version_index]))
                 .send()
                 .await
         })
@@ -297,7 +381,7 @@ impl ElasticsearchIndex {
         let answer = self
             .request("delete by query", || async move {
                 self.client
-                    .delete_by_query(DeleteByQueryParts::Index(&[&self.alias]))
+                    .delete_by_query(DeleteByQueryParts::Index(&[&self.version_index]))
                     .conflicts(Conflicts::Proceed)
                     .refresh(true)
                     .body(query.clone())

@@ -10,6 +10,7 @@
 
 pub mod elasticsearch;
 pub mod tantivy;
+pub mod versions;
 
 use std::{cmp::Ordering, future::Future};
 
@@ -23,6 +24,7 @@ use crate::{
 pub use self::{
     elasticsearch::{ElasticsearchConfig, ElasticsearchIndex},
     tantivy::TantivyIndex,
+    versions::Indexes,
 };
 
 /// A change to the index, applied in order.

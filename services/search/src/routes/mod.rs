@@ -5,27 +5,24 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use six_kit::auth::TokenVerifier;
 
+use crate::{index::Indexes, reindex::Reindexer};
+
+pub mod reindex;
 pub mod search;
 
 /// What every route shares.
-pub struct AppState<I> {
-    pub index: Arc<I>,
+#[derive(Clone)]
+pub struct AppState {
+    /// The versions of the index; searches read the live one.
+    pub indexes: Arc<Indexes>,
+    /// Starts and reports reindexes.
+    pub reindexer: Arc<Reindexer>,
     /// Verifies access tokens.
     pub verifier: TokenVerifier,
 }
 
-// By hand: the index itself need not be `Clone`, only the `Arc`.
-impl<I> Clone for AppState<I> {
-    fn clone(&self) -> Self {
-        Self {
-            index: Arc::clone(&self.index),
-            verifier: self.verifier.clone(),
-        }
-    }
-}
-
-impl<I> FromRef<AppState<I>> for TokenVerifier {
-    fn from_ref(state: &AppState<I>) -> Self {
+impl FromRef<AppState> for TokenVerifier {
+    fn from_ref(state: &AppState) -> Self {
         state.verifier.clone()
     }
 }

@@ -35,9 +35,9 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
 /// The search route.
-pub fn router<I: SearchIndex>(state: AppState<I>) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/search", get(search::<I>))
+        .route("/v1/search", get(search))
         .with_state(state)
 }
 
@@ -258,13 +258,13 @@ fn answer(page: Page, query: &SearchQuery, fingerprint: u64) -> SearchAnswer {
 }
 
 #[tracing::instrument(skip_all, fields(viewer_id = %viewer.user_id))]
-async fn search<I: SearchIndex>(
-    State(state): State<AppState<I>>,
+async fn search(
+    State(state): State<AppState>,
     viewer: CurrentUser,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchAnswer>, Problem> {
     let (query, fingerprint) = parse(viewer.user_id, &params)?;
-    let page = state.index.search(query.clone()).await.map_err(|error| {
+    let page = state.indexes.search(query.clone()).await.map_err(|error| {
         if error.is_unavailable() {
             tracing::warn!(%error, "search index unavailable");
             Problem::new(

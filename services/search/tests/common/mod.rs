@@ -83,23 +83,33 @@ pub struct SearchService {
 
 impl SearchService {
     pub async fn start() -> Self {
-        let issuer = TestIssuer::start().await;
+        Self::start_with(TestIssuer::start().await, Vec::new()).await
+    }
+
+    /// With the users' tokens from `issuer`, and `vars` on top of the defaults.
+    pub async fn start_with(issuer: TestIssuer, vars: Vec<(&'static str, String)>) -> Self {
         let index_dir = TempDir::new().expect("a temporary directory");
-        let mut vars = issuer.env_vars();
-        vars.push((
+        let mut all_vars = issuer.env_vars();
+        all_vars.push((
             "SEARCH_INDEX_DIR",
             index_dir.path().to_string_lossy().into_owned(),
         ));
-        let vars: Vec<(&str, &str)> = vars
+        all_vars.extend(vars);
+        let all_vars: Vec<(&str, &str)> = all_vars
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        let app = TestApp::spawn_with::<search::App>(&vars).await;
+        let app = TestApp::spawn_with::<search::App>(&all_vars).await;
         Self {
             app,
             issuer,
             index_dir,
         }
+    }
+
+    /// The index directory (one subdirectory per version).
+    pub fn index_dir(&self) -> &Path {
+        self.index_dir.path()
     }
 
     /// Publishes `event` as another service would (`TestApp::publish`).
