@@ -38,6 +38,13 @@ use crate::{
 /// Key of the session advisory lock a running reindex holds (`reindex` in ASCII).
 const REINDEX_LOCK: i64 = 0x72_6569_6e64_6578;
 
+/// The columns of [`VersionStatus`], as a literal so that queries stay static strings.
+macro_rules! status_columns {
+    () => {
+        "version, state, profiles_copied, contacts_copied, error, requested_at, finished_at"
+    };
+}
+
 /// What `GET /internal/reindex/{version}` shows of a version of the index.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct VersionStatus {
@@ -114,10 +121,11 @@ pub async fn live_version(pool: &PgPool) -> Result<i64, sqlx::Error> {
 
 /// One version's status; `None` for a version that never was.
 pub async fn status(pool: &PgPool, version: i64) -> Result<Option<VersionStatus>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT version, state, profiles_copied, contacts_copied, error, requested_at, \
-         finished_at FROM index_versions WHERE version = $1",
-    )
+    sqlx::query_as(concat!(
+        "SELECT ",
+        status_columns!(),
+        " FROM index_versions WHERE version = $1"
+    ))
     .bind(version)
     .fetch_optional(pool)
     .await
@@ -204,10 +212,11 @@ impl Reindexer {
             .fetch_one(&mut *held)
             .await?;
         if !locked {
-            let running: Option<VersionStatus> = sqlx::query_as(
-                "SELECT version, state, profiles_copied, contacts_copied, error, requested_at, \
-                 finished_at FROM index_versions WHERE state = 'building'",
-            )
+            let running: Option<VersionStatus> = sqlx::query_as(concat!(
+                "SELECT ",
+                status_columns!(),
+                " FROM index_versions WHERE state = 'building'"
+            ))
             .fetch_optional(&self.pool)
             .await?;
             return Err(StartError::Running(running.map(Box::new)));
@@ -237,12 +246,11 @@ impl Reindexer {
         )
         .execute(&mut *transaction)
         .await?;
-        let status: VersionStatus = sqlx::query_as(
+        let status: VersionStatus = sqlx::query_as(concat!(
             "INSERT INTO index_versions (version, state) \
-             SELECT max(version) + 1, 'building' FROM index_versions \
-             RETURNING version, state, profiles_copied, contacts_copied, error, requested_at, \
-             finished_at",
-        )
+             SELECT max(version) + 1, 'building' FROM index_versions RETURNING ",
+            status_columns!()
+        ))
         .fetch_one(&mut *transaction)
         .await?;
         transaction.commit().await?;
@@ -324,21 +332,20 @@ impl Reindexer {
         )
         .fetch_all(&mut *transaction)
         .await?;
-        let copied = profiles.len() as i64;
         let changes = profiles
             .into_iter()
             .map(|(user_id, display_name, headline)| {
                 Change::Upsert(Document::profile(user_id, display_name, headline))
             })
             .collect();
-        index.apply(changes).await?;
-        sqlx::query("UPDATE index_versions SET profiles_copied = $1 WHERE version = $2")
-            .bind(copied)
-            .bind(version)
-            .execute(&mut *transaction)
-            .await?;
-        transaction.commit().await?;
-        Ok(())
+        copy(
+            transaction,
+            index,
+            changes,
+            "UPDATE index_versions SET profiles_copied = profiles_copied + $1 WHERE version = $2",
+            version,
+        )
+        .await
     }
 
     /// One page of the importer's contacts, except those deleted or of an erased
@@ -375,17 +382,14 @@ impl Reindexer {
             })
             .map(|owned| Change::Upsert(Document::of_contact(owned.owner_id, &owned.contact)))
             .collect();
-        let copied = changes.len() as i64;
-        index.apply(changes).await?;
-        sqlx::query(
+        copy(
+            transaction,
+            index,
+            changes,
             "UPDATE index_versions SET contacts_copied = contacts_copied + $1 WHERE version = $2",
+            version,
         )
-        .bind(copied)
-        .bind(version)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Records the failure; the projection stops writing to the version at its
@@ -406,6 +410,27 @@ impl Reindexer {
         self.indexes.keep(live, building).await?;
         Ok(())
     }
+}
+
+/// Applies copied documents to the version being built, counts them with
+/// `count_sql` (`$1` their number, `$2` the version), and commits `transaction`,
+/// which holds the projection's lock.
+async fn copy(
+    mut transaction: sqlx::Transaction<'_, Postgres>,
+    index: &Backend,
+    changes: Vec<Change>,
+    count_sql: &'static str,
+    version: i64,
+) -> Result<(), CopyError> {
+    let copied = changes.len() as i64;
+    index.apply(changes).await?;
+    sqlx::query(count_sql)
+        .bind(copied)
+        .bind(version)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(())
 }
 
 async fn unlock(mut held: PoolConnection<Postgres>) {
