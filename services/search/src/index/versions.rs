@@ -8,7 +8,7 @@
 //! index of its own (`<alias>-v<n>`), searched through the alias.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     sync::{Arc, PoisonError, RwLock},
 };
 
@@ -69,6 +69,21 @@ impl Indexes {
     /// Makes the open versions exactly `live` and `building`, and searches `live`
     /// from now on. Versions no longer wanted are closed (their data stays).
     pub async fn keep(&self, live: i64, building: Option<i64>) -> Result<(), IndexError> {
+        // The projection calls this at every event; almost always nothing changed.
+        let unchanged = self.live_version() == live
+            && self
+                .open
+                .lock()
+                .await
+                .keys()
+                .copied()
+                .eq([Some(live), building]
+                    .into_iter()
+                    .flatten()
+                    .collect::<BTreeSet<_>>());
+        if unchanged {
+            return Ok(());
+        }
         let live_index = self.version(live).await?;
         if let Some(building) = building {
             self.version(building).await?;
