@@ -77,7 +77,7 @@ const ERRATA: &[Erratum] = &[Erratum {
 }];
 
 fn spectrum_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/csv-spectrum")
+    six_testkit::crate_dir().join("tests/fixtures/csv-spectrum")
 }
 
 fn read_fixture(relative: &str) -> Vec<u8> {

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod parking;
 pub mod topology;
 mod trace;
+pub mod wakeup;
 
 pub use config::{BusConfig, DEFAULT_EXCHANGE, QueueType};
 pub use connection::{BrokerLink, DEFAULT_FRAME_MAX_BYTES};
@@ -27,6 +28,7 @@ pub use consumer::{Consumer, Handler, HandlerError};
 pub use error::BusError;
 pub use outbox::{Relay, discard_unsent, publish, publish_all};
 pub use trace::TraceContext;
+pub use wakeup::CommitWakeups;
 
 /// Table in which the bus records its own applied migrations, apart from the
 /// service's `_sqlx_migrations`, so both migration sets can evolve independently.

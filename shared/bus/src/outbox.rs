@@ -17,7 +17,7 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use six_events::{Envelope, EventData, EventMeta, STRUCTURED_CONTENT_TYPE};
-use sqlx::{PgConnection, PgPool, postgres::PgListener};
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -25,7 +25,12 @@ use crate::{
     connection::{self, Backoff, BrokerLink},
     error::with_timeout,
     topology::Topology,
+    wakeup::CommitWakeups,
 };
+
+/// The notification channel a trigger on `bus_outbox` signals at every insert
+/// (migration `outbox_inbox`), so the relay publishes as soon as events commit.
+const OUTBOX_CHANNEL: &str = "bus_outbox";
 
 /// Writes `event` to the outbox inside the caller's transaction; the relay publishes
 /// it once the transaction commits.
@@ -204,7 +209,12 @@ impl Relay {
             }
         }
         let never = CancellationToken::new();
-        let mut wakeups = self.listen().await;
+        let mut wakeups = CommitWakeups::listen(
+            self.pool.clone(),
+            OUTBOX_CHANNEL,
+            self.config.relay_poll_interval,
+        )
+        .await;
         let mut database_backoff = Backoff::new(
             self.config.reconnect_min_delay,
             self.config.reconnect_max_delay,
@@ -236,7 +246,7 @@ impl Relay {
                         tracing::info!("outbox flushed");
                         return;
                     }
-                    Ok(0) => self.wait_for_work(&mut wakeups, &stop).await,
+                    Ok(0) => wakeups.wait(&stop).await,
                     Ok(published) => {
                         database_backoff.reset();
                         metrics::counter!("bus_events_published_total").increment(published);
@@ -252,39 +262,6 @@ impl Relay {
                         tokio::time::sleep(delay).await;
                     }
                 }
-            }
-        }
-    }
-
-    async fn listen(&self) -> Option<PgListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
-        listener.listen("bus_outbox").await.ok()?;
-        Some(listener)
-    }
-
-    /// Waits for a commit notification, the poll interval, or `stop`.
-    async fn wait_for_work(&self, wakeups: &mut Option<PgListener>, stop: &CancellationToken) {
-        let poll_interval = self.config.relay_poll_interval;
-        let poll = tokio::time::sleep(poll_interval);
-        match wakeups {
-            Some(listener) => {
-                tokio::select! {
-                    notification = listener.recv() => {
-                        if notification.is_err() {
-                            // The listener reconnects on its next `recv`; until then, poll.
-                            tokio::time::sleep(poll_interval).await;
-                        }
-                    }
-                    () = poll => {}
-                    () = stop.cancelled() => {}
-                }
-            }
-            None => {
-                tokio::select! {
-                    () = poll => {}
-                    () = stop.cancelled() => {}
-                }
-                *wakeups = self.listen().await;
             }
         }
     }

@@ -41,9 +41,7 @@ struct PublishedBySdk {
 }
 
 fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
-        .join(name)
+    six_testkit::crate_dir().join("tests/interop").join(name)
 }
 
 /// Runs a script of `tests/interop` with Python, after checking that the clients

@@ -13,7 +13,7 @@ const SCHEMA_SUFFIX: &str = ".schema.json";
 const HOW_TO_UPDATE: &str = "regenerate them with `SIX_BLESS=1 cargo test -p six-events --test committed_schemas` (from shared/) and commit docs/events";
 
 fn docs_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/events")
+    six_testkit::crate_dir().join("../../docs/events")
 }
 
 fn rendered(schema: &schemars::Schema) -> String {

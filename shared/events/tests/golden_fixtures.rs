@@ -11,7 +11,7 @@ use six_events::importer::{ImportFormat, ImportOrigin};
 use six_events::{DomainEvent, EVENT_TYPES, EventMeta, derived_event_id};
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    six_testkit::crate_dir().join("tests/fixtures")
 }
 
 /// `tests/fixtures/vN/<type>.json` for a type ending in `.vN`.

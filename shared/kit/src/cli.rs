@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use crate::{
     config::{CommonConfig, Env},
-    db,
+    db, memory,
     service::{self, Service},
     telemetry,
 };
@@ -55,6 +55,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
 /// Runs the service binary: parses the command line and the configuration, then
 /// does what was asked. This is all a service's `main` calls.
 pub fn main<S: Service>() -> ExitCode {
+    memory::cap_malloc_arenas();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match parse(&args) {
         Ok(Command::Help) => {
@@ -68,7 +69,7 @@ pub fn main<S: Service>() -> ExitCode {
         }
     };
     let configs = Env::from_process()
-        .and_then(|env| Ok((CommonConfig::from_env(S::NAME, &env)?, S::settings(&env)?)));
+        .and_then(|env| Ok((service::common_config::<S>(&env)?, S::settings(&env)?)));
     let (config, settings) = match configs {
         Ok(configs) => configs,
         Err(error) => {

@@ -260,10 +260,23 @@ pub struct CommonConfig {
     pub telemetry: TelemetryConfig,
 }
 
+/// The kit's bus settings for `service`, before the environment (`AMQP_URL` is
+/// always read from it).
+pub(crate) fn kit_bus_defaults(service: &str) -> BusConfig {
+    BusConfig::new(SecretString::from(String::new()), service)
+}
+
 impl CommonConfig {
-    /// Reads the common settings of `service` from `env`.
+    /// Reads the common settings of `service` from `env`, with the kit's bus defaults.
     pub fn from_env(service: &str, env: &Env) -> Result<Self, ConfigError> {
-        let defaults = BusConfig::new(SecretString::from(String::new()), service);
+        Self::with_bus_defaults(kit_bus_defaults(service), env)
+    }
+
+    /// Reads the common settings from `env`; a `BUS_*` variable that is not set
+    /// takes its value from `defaults` (a service's own tuning, see
+    /// [`crate::Service::bus_defaults`]). `AMQP_URL` always comes from `env`.
+    pub fn with_bus_defaults(defaults: BusConfig, env: &Env) -> Result<Self, ConfigError> {
+        let service = defaults.service.as_str();
         let bus = BusConfig {
             amqp_url: env.secret(
                 "AMQP_URL",
@@ -334,6 +347,8 @@ impl CommonConfig {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     fn minimal() -> Env {
@@ -370,6 +385,24 @@ mod tests {
             .to_string();
         assert!(error.contains("BUS_PREFETCH"), "{error}");
         assert!(!error.contains("lots"), "{error}");
+    }
+
+    #[test]
+    fn a_services_own_bus_defaults_apply_unless_a_variable_overrides_them() {
+        let mut tuned = BusConfig::new(SecretString::from(String::new()), "search");
+        tuned.prefetch = 256;
+        tuned.max_concurrent_handlers = 2;
+        let config = CommonConfig::with_bus_defaults(tuned.clone(), &minimal()).unwrap();
+        assert_eq!(config.bus.service, "search");
+        assert_eq!(config.bus.prefetch, 256);
+        assert_eq!(config.bus.max_concurrent_handlers, 2);
+        assert_eq!(config.bus.amqp_url.expose_secret(), "amqp://u:p@h/%2f");
+
+        let mut env = minimal();
+        env.set("BUS_PREFETCH", "32");
+        let config = CommonConfig::with_bus_defaults(tuned, &env).unwrap();
+        assert_eq!(config.bus.prefetch, 32);
+        assert_eq!(config.bus.max_concurrent_handlers, 2);
     }
 
     #[test]

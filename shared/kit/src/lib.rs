@@ -7,6 +7,7 @@
 //! - [`db`]: the pool and migrations (the bus's and the service's);
 //! - [`auth`]: access-token verification (axum extractors) and service tokens;
 //! - [`egress`]: an HTTP client for URLs users give, kept off private networks;
+//! - [`memory`]: how the process's allocator keeps freed memory;
 //! - [`service`]: the [`Service`] trait, start-up and the graceful shutdown sequence;
 //! - [`cli`]: `serve`, `migrate` and the parking-queue commands;
 //! - `testing` (feature `testing`): start a service on port 0 with its own
@@ -18,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod egress;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod service;
 pub mod telemetry;

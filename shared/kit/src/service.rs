@@ -7,6 +7,7 @@
 //! 3. stop accepting connections and drain in-flight requests, then cancel
 //!    [`Resources::stop`] so the service's own background tasks end;
 //! 4. stop the consumer: no new deliveries, in-flight handlers finish and ack;
+//!    then wait for the service's [`Resources::tasks`] to end;
 //! 5. flush the outbox relay (events committed by steps 3 and 4 included);
 //! 6. close the database pool; the process exits 0.
 //!
@@ -17,14 +18,14 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
-use six_bus::{Consumer, Handler, HandlerError, Relay};
+use six_bus::{BusConfig, Consumer, Handler, HandlerError, Relay};
 use six_events::DomainEvent;
 use sqlx::{PgConnection, PgPool, migrate::Migrator};
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::{CommonConfig, ConfigError, Env},
+    config::{self, CommonConfig, ConfigError, Env},
     db::{self, DatabaseError},
     http::{
         self,
@@ -47,6 +48,14 @@ pub trait Service: 'static {
     /// Reads the service's own settings.
     fn settings(env: &Env) -> Result<Self::Settings, ConfigError>;
 
+    /// The bus settings this service runs with when no `BUS_*` variable says
+    /// otherwise: the kit's defaults, or the service's own where its handler works
+    /// better with others (a service whose transactions serialise on one lock wants
+    /// few, large batches). The service's README lists what it changes.
+    fn bus_defaults(kit_defaults: BusConfig) -> BusConfig {
+        kit_defaults
+    }
+
     /// The service's migrations (`sqlx::migrate!()`), applied at boot after the bus's.
     fn migrator() -> &'static Migrator;
 
@@ -55,6 +64,11 @@ pub trait Service: 'static {
         resources: Resources,
         settings: Self::Settings,
     ) -> impl Future<Output = Result<Parts<Self::Handler>, BuildError>> + Send;
+}
+
+/// Reads the common settings of service `S` from `env`, starting from its bus defaults.
+pub(crate) fn common_config<S: Service>(env: &Env) -> Result<CommonConfig, ConfigError> {
+    CommonConfig::with_bus_defaults(S::bus_defaults(config::kit_bus_defaults(S::NAME)), env)
 }
 
 /// What [`Service::build`] gets to work with.
@@ -67,6 +81,10 @@ pub struct Resources {
     /// Cancelled once in-flight requests are drained at shutdown: background
     /// tasks the service starts in [`Service::build`] end on it.
     pub stop: CancellationToken,
+    /// Background tasks spawned here are awaited at shutdown, after [`Self::stop`]
+    /// is cancelled and within the drain deadline, so work they have begun (a
+    /// batch being sent) ends before the process does.
+    pub tasks: TaskTracker,
 }
 
 /// What [`Service::build`] returns.
@@ -156,11 +174,13 @@ pub async fn start<S: Service>(
     db::migrate(&pool, S::migrator()).await?;
     let config = Arc::new(config);
     let background_stop = CancellationToken::new();
+    let background_tasks = TaskTracker::new();
     let parts = S::build(
         Resources {
             pool: pool.clone(),
             config: config.clone(),
             stop: background_stop.clone(),
+            tasks: background_tasks.clone(),
         },
         settings,
     )
@@ -206,6 +226,7 @@ pub async fn start<S: Service>(
         readiness,
         pool,
         background_stop,
+        background_tasks,
     };
     let task = tokio::spawn(stages.run(
         trigger.clone(),
@@ -227,6 +248,7 @@ struct Stages<H> {
     readiness: Readiness,
     pool: PgPool,
     background_stop: CancellationToken,
+    background_tasks: TaskTracker,
 }
 
 impl<H: Handler> Stages<H> {
@@ -274,6 +296,14 @@ impl<H: Handler> Stages<H> {
         consumer_stop.cancel();
         if let Some(consumer) = consumer {
             finish("consumer", consumer, deadline).await;
+        }
+        self.background_tasks.close();
+        match tokio::time::timeout_at(deadline, self.background_tasks.wait()).await {
+            Ok(()) => tracing::info!(stage = "background tasks", "stage stopped"),
+            Err(_) => tracing::warn!(
+                stage = "background tasks",
+                "stage did not stop before the drain deadline; abandoned (its work resumes on next start)"
+            ),
         }
         relay_stop.cancel();
         finish("outbox relay", relay, deadline).await;

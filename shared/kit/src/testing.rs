@@ -25,7 +25,7 @@ pub use issuer::{JWKS_PATH, TOKEN_PATH, TestIssuer};
 pub use token_forge::{BadToken, TokenForge};
 
 use crate::{
-    config::{CommonConfig, Env},
+    config::Env,
     service::{self, RunningService, Service},
     telemetry,
 };
@@ -220,7 +220,7 @@ impl Drop for TestApp {
 }
 
 async fn start<S: Service>(env: &Env) -> RunningService {
-    let config = CommonConfig::from_env(S::NAME, env).expect("test configuration is valid");
+    let config = service::common_config::<S>(env).expect("test configuration is valid");
     telemetry::init(&config.telemetry, telemetry::LogOutput::Stdout);
     let settings = S::settings(env).expect("test settings are valid");
     service::start::<S>(config, settings)

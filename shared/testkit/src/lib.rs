@@ -33,8 +33,8 @@ pub use broker::DedicatedBroker;
 pub use database::TestDatabase;
 pub use process::{ServiceProcess, service_command};
 pub use python::python_with;
-pub use rabbitmq::{QueueStats, RabbitMqApi, TestVhost};
-pub use servers::{amqp_url, database_admin_url, rabbitmq_api_url, repo_root};
+pub use rabbitmq::{MessageStats, QueueStats, RabbitMqApi, TestVhost};
+pub use servers::{amqp_url, crate_dir, database_admin_url, rabbitmq_api_url, repo_root};
 pub use wait::{GaveUp, poll_for, wait_for, wait_until};
 
 /// One `#[tokio::test]` per case of a conformance suite: for each `case`, a test

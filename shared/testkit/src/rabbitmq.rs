@@ -42,6 +42,18 @@ pub struct QueueStats {
     /// The queue's declaration arguments (`x-queue-type`, `x-message-ttl`...).
     #[serde(default)]
     pub arguments: serde_json::Map<String, serde_json::Value>,
+    /// What has happened to the queue's messages since it was declared.
+    #[serde(default)]
+    pub message_stats: MessageStats,
+}
+
+/// Running totals of a queue (they only grow, so a stale reading is never ahead).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageStats {
+    /// Deliveries acknowledged by consumers: every delivery handled, duplicates
+    /// included, counts once.
+    #[serde(default)]
+    pub ack: u64,
 }
 
 /// A client of the RabbitMQ management HTTP API.

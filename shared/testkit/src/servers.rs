@@ -30,6 +30,20 @@ pub fn rabbitmq_api_url() -> String {
     setting("SIX_RABBITMQ_API_URL", DEFAULT_RABBITMQ_API_URL)
 }
 
+/// The directory of the crate under test, from `CARGO_MANIFEST_DIR` as cargo sets it
+/// when it runs the test. Not `env!("CARGO_MANIFEST_DIR")`: the target directory is
+/// shared by every checkout and does not key a crate's build on the checkout's
+/// path, so a test binary built in one checkout is reused by another, and the
+/// compiled-in path names the first (maybe deleted) one.
+///
+/// # Panics
+/// When the test is not run by cargo.
+pub fn crate_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .expect("CARGO_MANIFEST_DIR is set: run the test with cargo")
+}
+
 /// The repository root (where `infra/local/stack` lives): `SIX_REPO_ROOT`, else the
 /// nearest ancestor of the crate under test (or of this crate) that holds the script.
 ///

@@ -73,21 +73,21 @@ struct ValidRegistration {
 fn validate(registration: Registration) -> Result<ValidRegistration, Problem> {
     let mut errors = Vec::new();
     let email = Email::parse(&registration.email)
-        .map_err(|reason| errors.push(field_error("/email", "invalid_email", reason)))
+        .map_err(|reason| errors.push(FieldError::new("/email", "invalid_email", reason)))
         .ok();
     if let Err(reason) = password::check_policy(registration.password.expose_secret()) {
-        errors.push(field_error("/password", "invalid_password", &reason));
+        errors.push(FieldError::new("/password", "invalid_password", &reason));
     }
     let display_name = registration.display_name.trim().to_owned();
     let name_chars = display_name.chars().count();
     if name_chars == 0 || name_chars > MAX_DISPLAY_NAME_CHARS {
-        errors.push(field_error(
+        errors.push(FieldError::new(
             "/display_name",
             "invalid_display_name",
             "must have 1 to 100 characters",
         ));
     } else if display_name.chars().any(char::is_control) {
-        errors.push(field_error(
+        errors.push(FieldError::new(
             "/display_name",
             "invalid_display_name",
             "must not contain control characters",
@@ -100,14 +100,6 @@ fn validate(registration: Registration) -> Result<ValidRegistration, Problem> {
             display_name,
         }),
         _ => Err(Problem::validation(errors)),
-    }
-}
-
-fn field_error(field: &str, code: &str, message: &str) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        code: code.to_owned(),
-        message: message.to_owned(),
     }
 }
 
@@ -206,7 +198,7 @@ async fn change_password(
     Json(change): Json<PasswordChange>,
 ) -> Result<StatusCode, Problem> {
     if let Err(reason) = password::check_policy(change.new_password.expose_secret()) {
-        return Err(Problem::validation(vec![field_error(
+        return Err(Problem::validation(vec![FieldError::new(
             "/new_password",
             "invalid_password",
             &reason,

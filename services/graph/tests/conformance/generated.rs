@@ -10,7 +10,7 @@
 //! parts), and mix discoverable users, private users and persons who are only
 //! someone's contact, so the rule decides many of the answers.
 
-use std::{collections::HashMap, path::PathBuf, process::Stdio};
+use std::{collections::HashMap, process::Stdio};
 
 use graph::{
     network::{MAX_HOPS, PathAnswer, Relation},
@@ -242,7 +242,7 @@ async fn python_with_networkx() -> String {
 
 /// Runs `tests/networkx/shortest_paths.py` on `problem`; returns its lengths.
 async fn networkx_lengths(python: &str, problem: &serde_json::Value) -> Vec<Option<usize>> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/networkx/shortest_paths.py");
+    let script = six_testkit::crate_dir().join("tests/networkx/shortest_paths.py");
     let mut child = tokio::process::Command::new(python)
         .arg(&script)
         .stdin(Stdio::piped())

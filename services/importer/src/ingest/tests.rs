@@ -738,7 +738,7 @@ fn a_200_mib_gzip_upload_streams_through() {
 // --- the fixtures under tests/fixtures ----------------------------------------------
 
 fn fixture(relative: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = six_testkit::crate_dir()
         .join("tests/fixtures")
         .join(relative);
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
@@ -834,7 +834,7 @@ fn the_bad_fixtures_fail_where_ingest_can_tell() {
 
 #[test]
 fn every_csv_spectrum_file_comes_through_unchanged() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/csv-spectrum/csvs");
+    let folder = six_testkit::crate_dir().join("tests/fixtures/csv-spectrum/csvs");
     let mut files = 0;
     for entry in std::fs::read_dir(&folder).expect("csv-spectrum fixtures") {
         let bytes = std::fs::read(entry.expect("directory entry").path()).expect("fixture");

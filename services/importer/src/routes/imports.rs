@@ -13,14 +13,14 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use six_kit::{
     auth::CurrentUser,
-    http::{Json, Problem},
+    http::{FieldError, Json, Problem},
 };
 use uuid::Uuid;
 
 use crate::{
     jobs::store::{self, Job, NewJob},
     records::csv_cell,
-    routes::{AppState, check_read_options, field_error, page_limit, path_id},
+    routes::{AppState, check_read_options, page_limit, path_id},
     spool::{self, SpoolError},
 };
 
@@ -152,7 +152,7 @@ async fn receive_multipart(
                 Problem::malformed(format!("the multipart body is malformed: {error}"))
             })?
             .ok_or_else(|| {
-                Problem::validation(vec![field_error(
+                Problem::validation(vec![FieldError::new(
                     "file",
                     "missing_file",
                     "a multipart upload needs a part named `file` holding the export",

@@ -77,7 +77,7 @@ fn check_read_options(
     if let Some(format) = format
         && !matches!(parse_format(format), Some(format) if format != ImportFormat::Generic)
     {
-        errors.push(field_error(
+        errors.push(FieldError::new(
             "format",
             "invalid_format",
             "must be linkedin, google or outlook (or absent to detect it; give a mapping for any other CSV)",
@@ -86,10 +86,14 @@ fn check_read_options(
     if let Some(region) = region
         && let Err(invalid) = Region::parse(region)
     {
-        errors.push(field_error("region", invalid.code(), &invalid.to_string()));
+        errors.push(FieldError::new(
+            "region",
+            invalid.code(),
+            invalid.to_string(),
+        ));
     }
     if format.is_some() && mapping.is_some() {
-        errors.push(field_error(
+        errors.push(FieldError::new(
             "mapping",
             "invalid_mapping",
             "give a format or a mapping, not both",
@@ -98,25 +102,21 @@ fn check_read_options(
     let raw = mapping?;
     match serde_json::from_str::<HashMap<String, Field>>(raw) {
         Ok(fields) if fields.is_empty() => {
-            errors.push(field_error("mapping", "invalid_mapping", "maps no column"));
+            errors.push(FieldError::new(
+                "mapping",
+                "invalid_mapping",
+                "maps no column",
+            ));
             None
         }
         Ok(_) => serde_json::from_str::<serde_json::Value>(raw).ok(),
         Err(error) => {
-            errors.push(field_error(
+            errors.push(FieldError::new(
                 "mapping",
                 "invalid_mapping",
-                &format!("must be a JSON object of column name to field: {error}"),
+                format!("must be a JSON object of column name to field: {error}"),
             ));
             None
         }
-    }
-}
-
-fn field_error(field: &str, code: &str, message: &str) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        code: code.to_owned(),
-        message: message.to_owned(),
     }
 }

@@ -18,7 +18,7 @@ use six_kit::{
 use url::Url;
 
 use crate::{
-    routes::{AppState, check_read_options, field_error, path_id},
+    routes::{AppState, check_read_options, path_id},
     schedules::{
         Cron, MAX_URL_CHARS, Source, proxy_url,
         store::{self, NewSchedule, Schedule},
@@ -76,25 +76,25 @@ async fn create(
         .map(str::trim)
         .filter(|name| !name.is_empty());
     if name.is_some_and(|name| name.chars().count() > MAX_NAME_CHARS) {
-        errors.push(field_error(
+        errors.push(FieldError::new(
             "name",
             "invalid_name",
-            &format!("at most {MAX_NAME_CHARS} characters"),
+            format!("at most {MAX_NAME_CHARS} characters"),
         ));
     }
     let first_run_at = match Cron::parse(&body.cron) {
         Err(reason) => {
-            errors.push(field_error("cron", "invalid_cron", &reason));
+            errors.push(FieldError::new("cron", "invalid_cron", &reason));
             None
         }
         Ok(cron) => {
             let now = Utc::now();
             match cron.shortest_gap(now) {
                 Some(gap) if gap < settings.min_interval => {
-                    errors.push(field_error(
+                    errors.push(FieldError::new(
                         "cron",
                         "cron_too_frequent",
-                        &format!(
+                        format!(
                             "runs {} s apart; schedules run at most every {} s \
                              (IMPORTER_SCHEDULE_MIN_INTERVAL_SECS)",
                             gap.as_secs(),
@@ -111,7 +111,7 @@ async fn create(
     if let Some(url) = &body.heartbeat_url
         && let Err(reason) = check_user_url(url, settings.egress)
     {
-        errors.push(field_error("heartbeat_url", "invalid_url", &reason));
+        errors.push(FieldError::new("heartbeat_url", "invalid_url", &reason));
     }
     let (Some(first_run_at), Some(source), true) = (first_run_at, source, errors.is_empty()) else {
         return Err(Problem::validation(errors));
@@ -175,7 +175,7 @@ fn check_source(source: &Source, state: &AppState, errors: &mut Vec<FieldError>)
     match checked {
         Ok(()) => Some(source.clone()),
         Err((field, code, reason)) => {
-            errors.push(field_error(field, code, &reason));
+            errors.push(FieldError::new(field, code, &reason));
             None
         }
     }

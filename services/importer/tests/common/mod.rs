@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
@@ -16,9 +16,7 @@ pub const JOB_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A fixture file's bytes.
 pub fn fixture(path: &str) -> Vec<u8> {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path);
+    let full = six_testkit::crate_dir().join("tests/fixtures").join(path);
     std::fs::read(&full).unwrap_or_else(|error| panic!("{}: {error}", full.display()))
 }
 

@@ -23,6 +23,17 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// The problem `code` of `field`, explained by `message`.
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A problem answer. Building one is pure; the request middleware logs it once.
 ///
 /// Boxed, so that `Result<T, Problem>` stays one pointer wide on the error side.
