@@ -7,9 +7,7 @@ use std::time::Duration;
 use six_bench_support::{
     cpu::CpuUsage,
     memory::{Memory, bytes},
-    report::{
-        Machine, grouped, grouped_problems, grouped_rounded, load_average, megabytes, spaced, time,
-    },
+    report::{self, grouped, grouped_problems, grouped_rounded, megabytes, spaced, time},
 };
 
 use crate::{
@@ -30,9 +28,6 @@ pub const TARGET_SEARCH_P99: Duration = Duration::from_millis(15);
 /// the stricter reading), judged on the peak of the run.
 pub const TARGET_RSS_BYTES: u64 = 300_000_000;
 
-/// Busy cores before the run above which the figures are flagged as skewed.
-const BUSY_BEFORE_WARNING: f64 = 0.25;
-
 /// Timeline entries printed at most (evenly spaced).
 const TIMELINE_LINES: usize = 12;
 
@@ -49,26 +44,8 @@ pub struct Context<'a> {
 
 /// The header: when, where, with what.
 pub fn header(context: &Context) {
-    let machine = Machine::read();
     println!("six-degrees search benchmark: indexing from events, then GET /v1/search");
-    println!(
-        "  date:     {}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
-    );
-    println!(
-        "  machine:  {} cores ({}), {:.0} GiB",
-        machine.cores, machine.cpu_model, machine.memory_gib
-    );
-    println!(
-        "  load:     {} (1, 5, 15 min); {:.2} cores busy in the second before the run{}",
-        load_average(),
-        context.before.machine,
-        if context.before.machine > BUSY_BEFORE_WARNING {
-            " (other work on the machine skews the figures)"
-        } else {
-            ""
-        }
-    );
+    report::print_run_context(context.before.machine);
     println!("  postgres: {}", context.postgres);
     let overrides: Vec<String> = context
         .settings

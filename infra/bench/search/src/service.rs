@@ -2,7 +2,7 @@
 //! the release binary of `services/search` on a fresh database and vhost, port 0,
 //! the tantivy backend in an index directory of its own ([`IndexDir`]), verifying
 //! the tokens of a [`TestIssuer`] in this process. Everything else is its
-//! production default (pool of 10, prefetch 64, 16 handler batches of up to 32
+//! production default (pool of 10, prefetch 256, 2 handler batches of up to 64
 //! events, a 64 MB index writer) unless an option says otherwise
 //! ([`Overrides`]). Running the
 //! process is [`six_bench_support::service`]'s.
@@ -84,19 +84,25 @@ impl IndexDir {
         &self.path
     }
 
-    /// What it holds now: bytes of every file and the segments they make up.
+    /// What it holds now, every index version's directory (`v<n>/`) included:
+    /// bytes of every file and the segments they make up.
     pub fn usage(&self) -> anyhow::Result<DirUsage> {
         let mut files = Vec::new();
-        for entry in std::fs::read_dir(&self.path)
-            .with_context(|| format!("read {}", self.path.display()))?
-        {
-            let entry = entry?;
-            let metadata = entry.metadata()?;
-            if metadata.is_file() {
-                files.push((
-                    entry.file_name().to_string_lossy().into_owned(),
-                    metadata.len(),
-                ));
+        let mut directories = vec![self.path.clone()];
+        while let Some(directory) = directories.pop() {
+            for entry in std::fs::read_dir(&directory)
+                .with_context(|| format!("read {}", directory.display()))?
+            {
+                let entry = entry?;
+                let metadata = entry.metadata()?;
+                if metadata.is_dir() {
+                    directories.push(entry.path());
+                } else if metadata.is_file() {
+                    files.push((
+                        entry.file_name().to_string_lossy().into_owned(),
+                        metadata.len(),
+                    ));
+                }
             }
         }
         Ok(DirUsage::of(&files))
@@ -212,6 +218,25 @@ mod tests {
         assert_eq!(usage.bytes, 13_520);
         assert_eq!(usage.files, 6);
         assert_eq!(usage.segments, 2);
+    }
+
+    #[test]
+    fn usage_counts_the_files_of_every_index_version() {
+        let dir = IndexDir::create(&std::env::temp_dir()).expect("a temporary directory");
+        let version = dir.path().join("v1");
+        std::fs::create_dir(&version).expect("writable");
+        std::fs::write(version.join("meta.json"), [0; 10]).expect("writable");
+        std::fs::write(
+            version.join("0123456789abcdef0123456789abcdef.idx"),
+            [0; 100],
+        )
+        .expect("writable");
+
+        let usage = dir.usage().expect("readable");
+
+        assert_eq!(usage.bytes, 110);
+        assert_eq!(usage.files, 2);
+        assert_eq!(usage.segments, 1);
     }
 
     #[test]
