@@ -1,0 +1,5 @@
+//! Event handlers.
+
+mod triggers;
+
+pub use triggers::Triggers;

@@ -1,0 +1,163 @@
+//! The delivery log and the dispatcher that works through it.
+//!
+//! Every outward message (today: e-mail) is a row of `deliveries`, written in the
+//! transaction that raised its notification, so an event's effect and its
+//! deliveries commit together. The dispatcher claims due rows for
+//! `NOTIFIER_CLAIM_TIMEOUT_MS`, sends them, and records each outcome: `sent`, or
+//! a retry after a growing, jittered delay, or `failed` when the server refused
+//! for good or the attempts ran out (an operator can retry it, `routes::admin`).
+//!
+//! A crash or an outage never loses a delivery: unsent rows stay `pending`, and a
+//! claim left by a stopped instance expires. The one window for a second copy is
+//! a crash after the mail server accepted a message and before `sent` was
+//! written; its `Message-ID` is then the same, so mail systems can tell.
+
+mod digest;
+mod dispatcher;
+mod email;
+
+use std::time::Duration;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub use digest::Digester;
+pub use dispatcher::Dispatcher;
+pub use email::Mailer;
+
+use crate::notices::Channel;
+
+/// The channel dispatchers listen on (`pg_notify` at commit) to send new
+/// deliveries at once.
+const WAKE_CHANNEL: &str = "notifier_deliveries";
+
+/// Queues `notification_id` for sending on `channel` (to `endpoint_id` for a
+/// webhook), in the caller's transaction;
+/// the dispatchers are woken when it commits.
+pub async fn queue(
+    connection: &mut PgConnection,
+    notification_id: Uuid,
+    channel: Channel,
+    endpoint_id: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    insert(connection, notification_id, channel, endpoint_id, "pending").await?;
+    wake_dispatchers(connection).await
+}
+
+/// Holds `notification_id`'s e-mail for its recipient's next daily digest, in the
+/// caller's transaction.
+pub async fn hold_for_digest(
+    connection: &mut PgConnection,
+    notification_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    insert(connection, notification_id, Channel::Email, None, "held").await
+}
+
+async fn insert(
+    connection: &mut PgConnection,
+    notification_id: Uuid,
+    channel: Channel,
+    endpoint_id: Option<Uuid>,
+    state: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deliveries (delivery_id, notification_id, channel, endpoint_id, state) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (notification_id, channel, endpoint_id) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(notification_id)
+    .bind(channel.as_str())
+    .bind(endpoint_id)
+    .bind(state)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Sends `user_id`'s held e-mails one by one after all (the digest was turned off).
+pub async fn release_held(connection: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = now() \
+         FROM notifications WHERE notifications.notification_id = deliveries.notification_id \
+           AND notifications.user_id = $1 AND deliveries.state = 'held'",
+    )
+    .bind(user_id)
+    .execute(&mut *connection)
+    .await?;
+    wake_dispatchers(connection).await
+}
+
+/// Forgets `user_id`'s held e-mails (the user stopped every e-mail).
+pub async fn drop_held(connection: &mut PgConnection, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM deliveries USING notifications \
+         WHERE notifications.notification_id = deliveries.notification_id \
+           AND notifications.user_id = $1 AND deliveries.state = 'held'",
+    )
+    .bind(user_id)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Wakes every instance's dispatcher when the caller's transaction commits.
+pub async fn wake_dispatchers(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WAKE_CHANNEL)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// When a failed send is tried again, and when to give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Delay after the first failure (`NOTIFIER_RETRY_FIRST_DELAY_MS`); it doubles
+    /// with every further failure.
+    pub first_delay: Duration,
+    /// Longest delay (`NOTIFIER_RETRY_MAX_DELAY_MS`).
+    pub max_delay: Duration,
+    /// Attempts before a delivery is `failed` (`NOTIFIER_MAX_ATTEMPTS`).
+    pub max_attempts: i32,
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempts + 1`, after `attempts` failures: the
+    /// exponential delay, of which a random half (`jitter` in [0, 1)) is kept, so
+    /// that deliveries failed together do not come back together.
+    pub fn delay_after(&self, attempts: i32, jitter: f64) -> Duration {
+        let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        let exponential = self
+            .first_delay
+            .saturating_mul(1_u32 << doublings)
+            .min(self.max_delay);
+        exponential.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        first_delay: Duration::from_secs(30),
+        max_delay: Duration::from_secs(3600),
+        max_attempts: 12,
+    };
+
+    #[test]
+    fn the_delay_doubles_with_each_failure_up_to_the_longest() {
+        let delays: Vec<u64> = (1..=9)
+            .map(|attempts| POLICY.delay_after(attempts, 1.0).as_secs())
+            .collect();
+        assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+
+    #[test]
+    fn jitter_keeps_between_half_and_all_of_the_delay() {
+        assert_eq!(POLICY.delay_after(2, 0.0), Duration::from_secs(30));
+        assert_eq!(POLICY.delay_after(2, 0.5), Duration::from_secs(45));
+        assert_eq!(POLICY.delay_after(40, 0.0), Duration::from_secs(1800));
+    }
+}
