@@ -7,9 +7,7 @@ use std::time::Duration;
 use six_bench_support::{
     cpu::CpuUsage,
     memory::{Memory, bytes},
-    report::{
-        Machine, grouped, grouped_problems, grouped_rounded, load_average, megabytes, spaced, time,
-    },
+    report::{self, grouped, grouped_problems, grouped_rounded, megabytes, spaced, time},
 };
 
 use crate::{
@@ -27,9 +25,6 @@ pub const TARGET_PATH_P99: Duration = Duration::from_millis(50);
 /// Target: the graph's peak resident memory, below (200 MB read as 200 × 10⁶
 /// bytes, the stricter reading).
 pub const TARGET_PEAK_RSS_BYTES: u64 = 200_000_000;
-
-/// Busy cores before the run above which the figures are flagged as skewed.
-const BUSY_BEFORE_WARNING: f64 = 0.25;
 
 /// Timeline entries printed at most (evenly spaced).
 const TIMELINE_LINES: usize = 12;
@@ -49,26 +44,8 @@ pub struct Context<'a> {
 
 /// The header: when, where, with what.
 pub fn header(context: &Context) {
-    let machine = Machine::read();
     println!("six-degrees graph benchmark: projection from events, then GET /v1/graph/path");
-    println!(
-        "  date:     {}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
-    );
-    println!(
-        "  machine:  {} cores ({}), {:.0} GiB",
-        machine.cores, machine.cpu_model, machine.memory_gib
-    );
-    println!(
-        "  load:     {} (1, 5, 15 min); {:.2} cores busy in the second before the run{}",
-        load_average(),
-        context.before.machine,
-        if context.before.machine > BUSY_BEFORE_WARNING {
-            " (other work on the machine skews the figures)"
-        } else {
-            ""
-        }
-    );
+    report::print_run_context(context.before.machine);
     println!("  postgres: {}", context.postgres);
     println!(
         "  graph:    {} as its own process, production defaults (fresh database and vhost)",

@@ -48,6 +48,33 @@ impl Machine {
     }
 }
 
+/// Cores busy before a run above which the header says other work skews the figures.
+pub const BUSY_BEFORE_WARNING: f64 = 0.25;
+
+/// The lines every benchmark's header has after its title: the date, the machine,
+/// and how busy it was (`busy_before`: cores busy in the second before the run).
+pub fn print_run_context(busy_before: f64) {
+    let machine = Machine::read();
+    println!(
+        "  date:     {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!(
+        "  machine:  {} cores ({}), {:.0} GiB",
+        machine.cores, machine.cpu_model, machine.memory_gib
+    );
+    println!(
+        "  load:     {} (1, 5, 15 min); {:.2} cores busy in the second before the run{}",
+        load_average(),
+        busy_before,
+        if busy_before > BUSY_BEFORE_WARNING {
+            " (other work on the machine skews the figures)"
+        } else {
+            ""
+        }
+    );
+}
+
 /// The load average over 1, 5 and 15 minutes from `/proc/loadavg`
 /// (`0.52, 0.61, 0.70`), else `unknown`.
 pub fn load_average() -> String {
