@@ -5,11 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{SmtpSink, registered};
-use six_kit::testing::TestIssuer;
-use six_testkit::{ServiceProcess, TestDatabase, TestVhost, wait_until};
+use common::Backlog;
+use six_testkit::{ServiceProcess, wait_until};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 const EVENTS: i64 = 2_000;
 
@@ -17,48 +15,7 @@ async fn count(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
-/// A migrated database whose outbox holds `users` registrations, a vhost, a mail
-/// server and an issuer: what a notifier process needs to start on a backlog.
-struct Backlog {
-    database: TestDatabase,
-    vhost: TestVhost,
-    smtp: SmtpSink,
-    issuer: TestIssuer,
-}
-
 impl Backlog {
-    async fn of(users: i64) -> Self {
-        let backlog = Self {
-            database: TestDatabase::create().await,
-            vhost: TestVhost::create().await,
-            smtp: SmtpSink::start().await,
-            issuer: TestIssuer::start().await,
-        };
-        backlog.run(&["migrate"]);
-        let mut transaction = backlog.database.pool().begin().await.unwrap();
-        for _ in 0..users {
-            six_bus::publish(&mut transaction, registered(Uuid::now_v7(), "Backlog"))
-                .await
-                .unwrap();
-        }
-        transaction.commit().await.unwrap();
-        backlog
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        common::run(&self.database, &self.vhost, &self.smtp, &self.issuer, args)
-    }
-
-    fn command(&self) -> std::process::Command {
-        common::service(
-            &self.database,
-            &self.vhost,
-            &self.smtp,
-            &self.issuer,
-            &["serve"],
-        )
-    }
-
     /// Waits until `process` sent every e-mail of the backlog's `users`, then stops
     /// it with SIGTERM, which it must answer with exit 0.
     async fn finish(&self, process: ServiceProcess, users: i64) {

@@ -1,14 +1,15 @@
-//! E-mail over SMTP with `lettre`: pooled connections, a deadline on every
-//! command, STARTTLS or TLS as `SMTP_URL` says.
+//! E-mail: messages built with `lettre` and sent through [`SmtpPool`].
+
+use std::sync::Arc;
 
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
     message::{Mailbox, MultiPart, header::HeaderName, header::HeaderValue},
-    transport::smtp::PoolConfig,
 };
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use super::smtp::{SmtpPool, SmtpServer};
 use crate::{messages::EmailBody, settings::SmtpSettings};
 
 /// Why an e-mail was not sent.
@@ -42,20 +43,18 @@ pub struct Email<'a> {
 /// Sends e-mail through the configured server.
 #[derive(Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pool: Arc<SmtpPool>,
     from: Mailbox,
 }
 
 impl Mailer {
-    /// A mailer for `settings`; connects lazily, at the first message.
-    pub fn new(settings: &SmtpSettings) -> Result<Self, lettre::transport::smtp::Error> {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.url.expose_secret())?
-                .timeout(Some(settings.timeout))
-                .pool_config(PoolConfig::new().max_size(settings.pool_size))
-                .build();
+    /// A mailer for `settings`; connects lazily, at the first message. Fails when
+    /// `SMTP_URL` is not usable, saying why.
+    pub fn new(settings: &SmtpSettings) -> Result<Self, String> {
+        let server = SmtpServer::from_url(settings.url.expose_secret())?;
+        let pool = SmtpPool::new(server, settings.pool_size as usize, settings.timeout)?;
         Ok(Self {
-            transport,
+            pool: Arc::new(pool),
             from: settings.from.clone(),
         })
     }
@@ -63,17 +62,9 @@ impl Mailer {
     /// Sends `email`; returns once the server accepted it.
     pub async fn send(&self, email: &Email<'_>) -> Result<(), SendError> {
         let message = self.message(email)?;
-        self.transport
-            .send(message)
+        self.pool
+            .send(message.envelope(), &message.formatted())
             .await
-            .map(drop)
-            .map_err(|error| {
-                if error.is_permanent() {
-                    SendError::Refused(error.to_string())
-                } else {
-                    SendError::Unavailable(error.to_string())
-                }
-            })
     }
 
     fn message(&self, email: &Email<'_>) -> Result<Message, SendError> {

@@ -15,6 +15,7 @@
 mod digest;
 mod dispatcher;
 mod email;
+mod smtp;
 
 use std::time::Duration;
 

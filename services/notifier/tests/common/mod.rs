@@ -56,6 +56,10 @@ pub struct SentMail {
     pub content_type: String,
     pub text: Option<String>,
     pub html: Option<String>,
+    /// Whether the connection it came over was encrypted.
+    pub tls: bool,
+    /// Who logged in before sending it, if anyone did.
+    pub login: Option<String>,
 }
 
 /// A real SMTP server on a port of its own that records every message; it can be
@@ -64,14 +68,47 @@ pub struct SmtpSink {
     port: u16,
     out: PathBuf,
     python: String,
+    tls: Option<SinkTls>,
     server: Option<tokio::process::Child>,
 }
 
+/// How a sink started with [`SmtpSink::start_secured`] protects its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkSecurity {
+    /// STARTTLS, required before MAIL and before the login.
+    StartTls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+struct SinkTls {
+    security: SinkSecurity,
+    /// The certificate of the authority that signed the server's certificate.
+    ca_file: PathBuf,
+}
+
+/// The login a secured sink accepts; the password needs percent-encoding in a URL.
+pub const SMTP_LOGIN: &str = "notifier";
+pub const SMTP_PASSWORD: &str = "p@ss word/1";
+
 impl SmtpSink {
-    /// Starts the server; returns once it accepts connections.
+    /// Starts a plain server that takes mail from anyone; returns once it accepts
+    /// connections.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts a server that takes mail only over TLS and after a login as
+    /// [`SMTP_LOGIN`]; its certificate is for `localhost`.
+    pub async fn start_secured(security: SinkSecurity) -> Self {
+        let ca_file =
+            std::env::temp_dir().join(format!("six-notifier-smtp-ca-{}.pem", Uuid::now_v7()));
+        Self::start_with(Some(SinkTls { security, ca_file })).await
+    }
+
+    async fn start_with(tls: Option<SinkTls>) -> Self {
         let python = python_with(
-            &["aiosmtpd"],
+            &["aiosmtpd", "trustme"],
             "services/notifier/tests/smtp/requirements.txt",
         )
         .await;
@@ -84,15 +121,35 @@ impl SmtpSink {
             port,
             out,
             python,
+            tls,
             server: None,
         };
         sink.start_again().await;
         sink
     }
 
-    /// `SMTP_URL` for the notifier: plain SMTP on loopback.
+    /// `SMTP_URL` for the notifier: plain SMTP on loopback, or for a secured sink
+    /// STARTTLS (`?tls=required`) or `smtps://` to `localhost` with the login.
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
+        let Some(tls) = &self.tls else {
+            return format!("smtp://127.0.0.1:{}", self.port);
+        };
+        let password = SMTP_PASSWORD
+            .replace('@', "%40")
+            .replace(' ', "%20")
+            .replace('/', "%2F");
+        let credentials = format!("{SMTP_LOGIN}:{password}");
+        match tls.security {
+            SinkSecurity::StartTls => {
+                format!("smtp://{credentials}@localhost:{}?tls=required", self.port)
+            }
+            SinkSecurity::Tls => format!("smtps://{credentials}@localhost:{}", self.port),
+        }
+    }
+
+    /// The certificate the notifier must trust (`SSL_CERT_FILE`) for a secured sink.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|tls| tls.ca_file.as_path())
     }
 
     /// Stops the server: connections are refused until [`Self::start_again`].
@@ -105,10 +162,22 @@ impl SmtpSink {
     /// Starts the server again on its port, keeping what it received.
     pub async fn start_again(&mut self) {
         let script = repo_root().join("services/notifier/tests/smtp/sink.py");
-        let mut server = tokio::process::Command::new(&self.python)
+        let mut command = tokio::process::Command::new(&self.python);
+        command
             .arg(script)
             .arg(self.port.to_string())
-            .arg(&self.out)
+            .arg(&self.out);
+        if let Some(tls) = &self.tls {
+            let mode = match tls.security {
+                SinkSecurity::StartTls => "starttls",
+                SinkSecurity::Tls => "implicit",
+            };
+            command
+                .args(["--tls", mode, "--ca-out"])
+                .arg(&tls.ca_file)
+                .args(["--login", SMTP_LOGIN, "--password", SMTP_PASSWORD]);
+        }
+        let mut server = command
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -158,6 +227,9 @@ impl SmtpSink {
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.out);
+        if let Some(tls) = &self.tls {
+            let _ = std::fs::remove_file(&tls.ca_file);
+        }
     }
 }
 
@@ -522,6 +594,10 @@ pub fn service(
 ) -> Command {
     let mut command = service_command(BINARY, database, vhost, args);
     command.envs(notifier_vars(sink, issuer));
+    if let Some(ca_file) = sink.ca_file() {
+        // rustls-native-certs trusts the file named here instead of the system's.
+        command.env("SSL_CERT_FILE", ca_file);
+    }
     command
 }
 
@@ -548,4 +624,54 @@ pub fn run(
         .expect("the binary runs");
     assert!(output.status.success(), "{args:?} failed: {output:?}");
     String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// A migrated database whose outbox holds `users` registrations, a vhost, a mail
+/// server and an issuer: what a notifier process needs to start on a backlog.
+pub struct Backlog {
+    pub database: TestDatabase,
+    pub vhost: TestVhost,
+    pub smtp: SmtpSink,
+    pub issuer: TestIssuer,
+}
+
+impl Backlog {
+    /// With a plain mail server.
+    pub async fn of(users: i64) -> Self {
+        Self::for_sink(SmtpSink::start().await, users).await
+    }
+
+    /// With `smtp` as the mail server.
+    pub async fn for_sink(smtp: SmtpSink, users: i64) -> Self {
+        let backlog = Self {
+            database: TestDatabase::create().await,
+            vhost: TestVhost::create().await,
+            smtp,
+            issuer: TestIssuer::start().await,
+        };
+        backlog.run(&["migrate"]);
+        let mut transaction = backlog.database.pool().begin().await.unwrap();
+        for _ in 0..users {
+            six_bus::publish(&mut transaction, registered(Uuid::now_v7(), "Backlog"))
+                .await
+                .unwrap();
+        }
+        transaction.commit().await.unwrap();
+        backlog
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        run(&self.database, &self.vhost, &self.smtp, &self.issuer, args)
+    }
+
+    /// `serve` as its own process, not started yet.
+    pub fn command(&self) -> std::process::Command {
+        service(
+            &self.database,
+            &self.vhost,
+            &self.smtp,
+            &self.issuer,
+            &["serve"],
+        )
+    }
 }
