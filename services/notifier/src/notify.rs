@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    delivery,
+    delivery::NewDelivery,
     notices::{Channel, Notice},
     preferences,
 };
@@ -54,42 +54,59 @@ pub async fn raise(
         metrics::counter!("notifier_notifications_total", "kind" => notice.kind().as_str(), "outcome" => "off").increment(1);
         return Ok(());
     }
-    let notification_id = record(connection, user_id, cause_id, notice, in_app).await?;
-    let Some(notification_id) = notification_id else {
-        return Ok(());
-    };
-    if email && digest_mode {
-        delivery::hold_for_digest(connection, notification_id).await?;
-    } else if email {
-        delivery::queue(connection, notification_id, Channel::Email, None).await?;
+    let mut deliveries = Vec::with_capacity(endpoints.len() + 1);
+    if email {
+        deliveries.push(if digest_mode {
+            NewDelivery::HeldEmail
+        } else {
+            NewDelivery::Email
+        });
     }
-    for endpoint_id in &endpoints {
-        delivery::queue(
-            connection,
-            notification_id,
-            Channel::Webhook,
-            Some(*endpoint_id),
-        )
-        .await?;
+    deliveries.extend(endpoints.into_iter().map(NewDelivery::Webhook));
+    if record(connection, user_id, cause_id, notice, in_app, &deliveries)
+        .await?
+        .is_none()
+    {
+        return Ok(());
     }
     metrics::counter!("notifier_notifications_total", "kind" => notice.kind().as_str(), "outcome" => "raised").increment(1);
     Ok(())
 }
 
-/// Writes the notification of `notice` for `user_id`, shown in the inbox or not;
-/// its id, or `None` when `cause_id` already raised one for the user.
+/// Writes the notification of `notice` for `user_id`, shown in the inbox or not,
+/// with its `deliveries`, in one statement; its id, or `None` when `cause_id`
+/// already raised one for the user (then nothing is written). A pending delivery
+/// wakes the dispatchers at commit (a trigger on `deliveries`).
 pub async fn record(
     connection: &mut PgConnection,
     user_id: Uuid,
     cause_id: Uuid,
     notice: &Notice,
     in_inbox: bool,
+    deliveries: &[NewDelivery],
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let data = serde_json::to_value(notice).map_err(|error| sqlx::Error::Encode(error.into()))?;
+    let delivery_ids: Vec<Uuid> = deliveries.iter().map(|_| Uuid::now_v7()).collect();
+    let channels: Vec<&str> = deliveries
+        .iter()
+        .map(|delivery| delivery.channel().as_str())
+        .collect();
+    let endpoint_ids: Vec<Option<Uuid>> = deliveries.iter().map(NewDelivery::endpoint_id).collect();
+    let states: Vec<&str> = deliveries.iter().map(NewDelivery::state).collect();
     sqlx::query_scalar(
-        "INSERT INTO notifications (notification_id, user_id, kind, cause_id, data, in_inbox) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (cause_id, user_id) DO NOTHING RETURNING notification_id",
+        "WITH notification AS ( \
+             INSERT INTO notifications (notification_id, user_id, kind, cause_id, data, in_inbox) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (cause_id, user_id) DO NOTHING RETURNING notification_id \
+         ), queued AS ( \
+             INSERT INTO deliveries (delivery_id, notification_id, channel, endpoint_id, state) \
+             SELECT delivery.id, notification.notification_id, delivery.channel, \
+                    delivery.endpoint_id, delivery.state \
+             FROM notification, \
+                  unnest($7::uuid[], $8::text[], $9::uuid[], $10::text[]) \
+                      AS delivery (id, channel, endpoint_id, state) \
+         ) \
+         SELECT notification_id FROM notification",
     )
     .bind(Uuid::now_v7())
     .bind(user_id)
@@ -97,6 +114,10 @@ pub async fn record(
     .bind(cause_id)
     .bind(&data)
     .bind(in_inbox)
+    .bind(&delivery_ids)
+    .bind(&channels)
+    .bind(&endpoint_ids)
+    .bind(&states)
     .fetch_optional(&mut *connection)
     .await
 }

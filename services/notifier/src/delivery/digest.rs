@@ -11,10 +11,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{
-    notices::{Channel, Notice},
-    notify,
-};
+use crate::{notices::Notice, notify};
 
 /// Writes the digests that are due, every `interval`, until stopped.
 pub struct Digester {
@@ -110,11 +107,15 @@ impl Digester {
             notices,
         };
         // Its items are in the inbox already, one by one.
-        if let Some(notification_id) =
-            notify::record(&mut transaction, user_id, digest_id, &digest, false).await?
-        {
-            super::queue(&mut transaction, notification_id, Channel::Email, None).await?;
-        }
+        notify::record(
+            &mut transaction,
+            user_id,
+            digest_id,
+            &digest,
+            false,
+            &[super::NewDelivery::Email],
+        )
+        .await?;
         transaction.commit().await?;
         tracing::info!(%user_id, %local_date, items = delivery_ids.len(), "daily digest written");
         Ok(true)

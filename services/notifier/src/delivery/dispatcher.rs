@@ -1,6 +1,8 @@
 //! The dispatcher: claims due deliveries, sends them, records each outcome.
 //! Several instances share the table safely (`FOR UPDATE SKIP LOCKED` and claims).
 
+use std::{collections::HashSet, time::Duration};
+
 use futures_util::{StreamExt, stream};
 use serde_json::json;
 use six_bus::CommitWakeups;
@@ -51,6 +53,16 @@ struct Claimed {
     endpoint_url: Option<String>,
     /// The endpoint's live secrets (`whsec_...`), newest first; empty for e-mail.
     endpoint_secrets: Vec<String>,
+}
+
+/// What is written for one outcome.
+struct Recorded<'a> {
+    state: &'static str,
+    /// Until the next attempt (a retry).
+    delay: Duration,
+    error: Option<&'a str>,
+    /// The outcome's label on `notifier_deliveries_total`.
+    label: &'static str,
 }
 
 /// How one send ended.
@@ -220,62 +232,110 @@ impl Dispatcher {
         }
     }
 
-    /// Writes how sends ended, in one transaction, and for webhooks their
-    /// endpoints' runs of failures. A row no longer there (the user was erased
-    /// while it was being sent) is left alone.
+    /// Writes how sends ended, in one transaction: the deliveries in one
+    /// statement, the runs of failures of the endpoints that answered in one more,
+    /// and, in order, every outcome of an endpoint that failed in this group. A
+    /// row no longer there (the user was erased while it was being sent) is left
+    /// alone.
     async fn record_all(&self, outcomes: &[(Claimed, Outcome)]) -> Result<(), sqlx::Error> {
+        let recorded: Vec<Recorded> = outcomes
+            .iter()
+            .map(|(delivery, outcome)| self.recorded(delivery, outcome))
+            .collect();
+        let failing_endpoints: HashSet<Uuid> = outcomes
+            .iter()
+            .zip(&recorded)
+            .filter(|(_, recorded)| recorded.error.is_some())
+            .filter_map(|((delivery, _), _)| delivery.endpoint_id)
+            .collect();
         let mut transaction = self.pool.begin().await?;
-        let mut labels = Vec::with_capacity(outcomes.len());
-        for (delivery, outcome) in outcomes {
-            labels.push(self.record(&mut transaction, delivery, outcome).await?);
+        sqlx::query(
+            "UPDATE deliveries SET state = outcome.state, claimed_until = NULL, \
+                    last_error = outcome.error, \
+                    sent_at = CASE WHEN outcome.state = 'sent' THEN now() END, \
+                    next_attempt_at = now() + make_interval(secs => outcome.delay) \
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[]) \
+                  AS outcome (delivery_id, state, error, delay) \
+             WHERE deliveries.delivery_id = outcome.delivery_id",
+        )
+        .bind(
+            outcomes
+                .iter()
+                .map(|(delivery, _)| delivery.delivery_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(recorded.iter().map(|r| r.state).collect::<Vec<_>>())
+        .bind(recorded.iter().map(|r| r.error).collect::<Vec<_>>())
+        .bind(
+            recorded
+                .iter()
+                .map(|r| r.delay.as_secs_f64())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *transaction)
+        .await?;
+        let answered: Vec<Uuid> = outcomes
+            .iter()
+            .filter_map(|(delivery, _)| delivery.endpoint_id)
+            .filter(|endpoint_id| !failing_endpoints.contains(endpoint_id))
+            .collect();
+        if !answered.is_empty() {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET consecutive_failures = 0 \
+                 WHERE endpoint_id = ANY($1) AND consecutive_failures <> 0",
+            )
+            .bind(&answered)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for ((delivery, _), recorded) in outcomes.iter().zip(&recorded) {
+            if let Some(endpoint_id) = delivery.endpoint_id
+                && failing_endpoints.contains(&endpoint_id)
+            {
+                self.record_endpoint(&mut transaction, delivery, endpoint_id, recorded.error)
+                    .await?;
+            }
         }
         transaction.commit().await?;
-        for ((delivery, _), label) in outcomes.iter().zip(labels) {
-            metrics::counter!("notifier_deliveries_total", "channel" => delivery.channel.clone(), "outcome" => label)
+        for ((delivery, _), recorded) in outcomes.iter().zip(recorded) {
+            metrics::counter!("notifier_deliveries_total", "channel" => delivery.channel.clone(), "outcome" => recorded.label)
                 .increment(1);
         }
         Ok(())
     }
 
-    /// Writes how one send ended; returns the outcome's metric label.
-    async fn record(
-        &self,
-        transaction: &mut sqlx::PgConnection,
-        delivery: &Claimed,
-        outcome: &Outcome,
-    ) -> Result<&'static str, sqlx::Error> {
+    /// What to write for how one send ended; logs failures.
+    fn recorded<'a>(&self, delivery: &Claimed, outcome: &'a Outcome) -> Recorded<'a> {
         let retry = &self.settings.retry;
         let attempts = delivery.attempts;
         let delivery_id = delivery.delivery_id;
-        let (state, delay, error, label) = match outcome {
-            Outcome::Sent => ("sent", None, None, "sent"),
+        match outcome {
+            Outcome::Sent => Recorded {
+                state: "sent",
+                delay: Duration::ZERO,
+                error: None,
+                label: "sent",
+            },
             Outcome::Retry(error) if attempts < retry.max_attempts => {
                 let delay = retry.delay_after(attempts, fastrand::f64());
                 tracing::warn!(%delivery_id, channel = %delivery.channel, attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
-                ("pending", Some(delay), Some(error.as_str()), "retried")
+                Recorded {
+                    state: "pending",
+                    delay,
+                    error: Some(error),
+                    label: "retried",
+                }
             }
             Outcome::Retry(error) | Outcome::Failed(error) => {
                 tracing::error!(%delivery_id, channel = %delivery.channel, attempts, %error, "delivery failed for good");
-                ("failed", None, Some(error.as_str()), "failed")
+                Recorded {
+                    state: "failed",
+                    delay: Duration::ZERO,
+                    error: Some(error),
+                    label: "failed",
+                }
             }
-        };
-        sqlx::query(
-            "UPDATE deliveries SET state = $2, claimed_until = NULL, last_error = $3, \
-                    sent_at = CASE WHEN $2 = 'sent' THEN now() END, \
-                    next_attempt_at = now() + make_interval(secs => $4) \
-             WHERE delivery_id = $1",
-        )
-        .bind(delivery_id)
-        .bind(state)
-        .bind(error)
-        .bind(delay.unwrap_or_default().as_secs_f64())
-        .execute(&mut *transaction)
-        .await?;
-        if let Some(endpoint_id) = delivery.endpoint_id {
-            self.record_endpoint(transaction, delivery, endpoint_id, error)
-                .await?;
         }
-        Ok(label)
     }
 
     /// Resets the endpoint's run of failures after a success, or extends it; at
@@ -290,7 +350,8 @@ impl Dispatcher {
     ) -> Result<(), sqlx::Error> {
         let Some(error) = error else {
             sqlx::query(
-                "UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE endpoint_id = $1",
+                "UPDATE webhook_endpoints SET consecutive_failures = 0 \
+                 WHERE endpoint_id = $1 AND consecutive_failures <> 0",
             )
             .bind(endpoint_id)
             .execute(&mut *transaction)

@@ -1,7 +1,8 @@
 //! The delivery log and the dispatcher that works through it.
 //!
-//! Every outward message (today: e-mail) is a row of `deliveries`, written in the
-//! transaction that raised its notification, so an event's effect and its
+//! Every outward message (an e-mail or a webhook call) is a row of `deliveries`,
+//! written with its notification (`notify::record`) in the
+//! transaction that raised it, so an event's effect and its
 //! deliveries commit together. The dispatcher claims due rows for
 //! `NOTIFIER_CLAIM_TIMEOUT_MS`, sends them, and records each outcome: `sent`, or
 //! a retry after a growing, jittered delay, or `failed` when the server refused
@@ -28,52 +29,44 @@ pub use email::Mailer;
 
 use crate::notices::Channel;
 
-/// The channel dispatchers listen on (`pg_notify` at commit) to send new
-/// deliveries at once.
+/// The channel dispatchers listen on to send new deliveries at once: a trigger
+/// on `deliveries` notifies it at commit when a row becomes due now (migration
+/// `wake_dispatchers`).
 const WAKE_CHANNEL: &str = "notifier_deliveries";
 
-/// Queues `notification_id` for sending on `channel` (to `endpoint_id` for a
-/// webhook), in the caller's transaction;
-/// the dispatchers are woken when it commits.
-pub async fn queue(
-    connection: &mut PgConnection,
-    notification_id: Uuid,
-    channel: Channel,
-    endpoint_id: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
-    insert(connection, notification_id, channel, endpoint_id, "pending").await?;
-    wake_dispatchers(connection).await
+/// A delivery written with its notification (`notify::record`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewDelivery {
+    /// An e-mail to send now.
+    Email,
+    /// An e-mail held for the recipient's next daily digest.
+    HeldEmail,
+    /// A call to the endpoint.
+    Webhook(Uuid),
 }
 
-/// Holds `notification_id`'s e-mail for its recipient's next daily digest, in the
-/// caller's transaction.
-pub async fn hold_for_digest(
-    connection: &mut PgConnection,
-    notification_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    insert(connection, notification_id, Channel::Email, None, "held").await
-}
+impl NewDelivery {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Self::Email | Self::HeldEmail => Channel::Email,
+            Self::Webhook(_) => Channel::Webhook,
+        }
+    }
 
-async fn insert(
-    connection: &mut PgConnection,
-    notification_id: Uuid,
-    channel: Channel,
-    endpoint_id: Option<Uuid>,
-    state: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO deliveries (delivery_id, notification_id, channel, endpoint_id, state) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (notification_id, channel, endpoint_id) DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(notification_id)
-    .bind(channel.as_str())
-    .bind(endpoint_id)
-    .bind(state)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
+    pub fn endpoint_id(&self) -> Option<Uuid> {
+        match self {
+            Self::Webhook(endpoint_id) => Some(*endpoint_id),
+            Self::Email | Self::HeldEmail => None,
+        }
+    }
+
+    /// Its first state in `deliveries`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Self::HeldEmail => "held",
+            Self::Email | Self::Webhook(_) => "pending",
+        }
+    }
 }
 
 /// Sends `user_id`'s held e-mails one by one after all (the digest was turned off).
@@ -86,7 +79,7 @@ pub async fn release_held(connection: &mut PgConnection, user_id: Uuid) -> Resul
     .bind(user_id)
     .execute(&mut *connection)
     .await?;
-    wake_dispatchers(connection).await
+    Ok(())
 }
 
 /// Forgets `user_id`'s held e-mails (the user stopped every e-mail).
@@ -99,15 +92,6 @@ pub async fn drop_held(connection: &mut PgConnection, user_id: Uuid) -> Result<(
     .bind(user_id)
     .execute(&mut *connection)
     .await?;
-    Ok(())
-}
-
-/// Wakes every instance's dispatcher when the caller's transaction commits.
-pub async fn wake_dispatchers(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(WAKE_CHANNEL)
-        .execute(&mut *connection)
-        .await?;
     Ok(())
 }
 

@@ -15,7 +15,6 @@ use six_kit::{
 use uuid::Uuid;
 
 use super::AppState;
-use crate::delivery;
 
 /// Deliveries per page unless the operator asks for another number.
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -177,9 +176,6 @@ async fn retry(
     .execute(&mut *transaction)
     .await
     .map_err(Problem::internal)?;
-    delivery::wake_dispatchers(&mut transaction)
-        .await
-        .map_err(Problem::internal)?;
     let view = sqlx::query_as::<_, DeliveryView>(concat!(
         "SELECT ",
         delivery_columns!(),
