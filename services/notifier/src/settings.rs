@@ -56,7 +56,8 @@ pub struct SmtpSettings {
     pub url: SecretString,
     /// `SMTP_FROM`: the sender, e.g. `Six Degrees <no-reply@six-degrees.example>`.
     pub from: lettre::message::Mailbox,
-    /// `SMTP_POOL_SIZE`: connections kept open to the server (default 4).
+    /// `SMTP_POOL_SIZE`: connections kept open to the server (default 8: each
+    /// message is four round trips, so connections, not CPU, bound the rate).
     pub pool_size: u32,
     /// `SMTP_TIMEOUT_MS`: deadline of each SMTP command (default 10 s).
     pub timeout: Duration,
@@ -152,7 +153,7 @@ impl SmtpSettings {
         let from = from
             .parse()
             .map_err(|error| invalid("SMTP_FROM", &format!("not a mailbox: {error}")))?;
-        let pool_size = env.optional("SMTP_POOL_SIZE", 4_u32)?;
+        let pool_size = env.optional("SMTP_POOL_SIZE", 8_u32)?;
         if pool_size == 0 {
             return Err(invalid("SMTP_POOL_SIZE", "must be at least 1"));
         }
@@ -235,7 +236,7 @@ mod tests {
     #[test]
     fn the_defaults_apply_when_only_the_required_variables_are_set() {
         let settings = Settings::from_env(&minimal()).unwrap();
-        assert_eq!(settings.smtp.pool_size, 4);
+        assert_eq!(settings.smtp.pool_size, 8);
         assert_eq!(
             settings.smtp.from.email.to_string(),
             "no-reply@six-degrees.example"
