@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 /// PostgreSQL superuser URL of the local stack.
-const DEFAULT_DATABASE_ADMIN_URL: &str = "postgres://six:six@127.0.0.1:55432/postgres";
+const DEFAULT_DATABASE_ADMIN_URL: &str = "postgres://six:six@127.0.0.1:26432/postgres";
 /// AMQP URL of the local stack's RabbitMQ (vhost `/`).
-const DEFAULT_AMQP_URL: &str = "amqp://six:six@127.0.0.1:55672/%2f";
+const DEFAULT_AMQP_URL: &str = "amqp://six:six@127.0.0.1:26672/%2f";
 /// Management HTTP API of the local stack's RabbitMQ.
-const DEFAULT_RABBITMQ_API_URL: &str = "http://six:six@127.0.0.1:55673";
+const DEFAULT_RABBITMQ_API_URL: &str = "http://six:six@127.0.0.1:26673";
 
 /// The script that starts the local servers, relative to the repository root.
 pub(crate) const STACK_SCRIPT: &str = "infra/local/stack";
@@ -98,13 +98,13 @@ mod tests {
     #[test]
     fn redacting_hides_the_password_and_keeps_the_rest() {
         assert_eq!(
-            redact("postgres://six:secret@127.0.0.1:55432/postgres"),
-            "postgres://six:***@127.0.0.1:55432/postgres"
+            redact("postgres://six:secret@127.0.0.1:26432/postgres"),
+            "postgres://six:***@127.0.0.1:26432/postgres"
         );
     }
 
     #[test]
     fn redacting_a_url_without_password_changes_nothing() {
-        assert_eq!(redact("http://127.0.0.1:55673"), "http://127.0.0.1:55673");
+        assert_eq!(redact("http://127.0.0.1:26673"), "http://127.0.0.1:26673");
     }
 }

@@ -328,11 +328,11 @@ mod tests {
     fn the_pgloader_command_names_the_file_the_database_and_the_columns() {
         let file = Path::new("/tmp/bench/plain.csv");
 
-        let text = command_file(file, "postgresql://six:six@127.0.0.1:55432/test_1")
+        let text = command_file(file, "postgresql://six:six@127.0.0.1:26432/test_1")
             .expect("a command file");
 
         assert!(text.starts_with("LOAD CSV\n     FROM '/tmp/bench/plain.csv' (first_name, "));
-        assert!(text.contains("INTO postgresql://six:six@127.0.0.1:55432/test_1\n"));
+        assert!(text.contains("INTO postgresql://six:six@127.0.0.1:26432/test_1\n"));
         assert!(text.contains(
             "TARGET TABLE plain_connections (first_name, last_name, url, email, company, position, connected_on)"
         ));
