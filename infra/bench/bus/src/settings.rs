@@ -4,7 +4,7 @@
 
 use std::{fmt, str::FromStr, time::Duration};
 
-use six_bench_support::options::{OptionSpec, Options, Request, usage_of};
+use six_bench_support::options::{OptionSpec, Options, Request, phase_flags, phase_list, usage_of};
 
 /// Which parts of the benchmark to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,56 +29,30 @@ impl Phases {
             at_rest: true,
         }
     }
-
-    fn none() -> Self {
-        Self {
-            ceiling: false,
-            database: false,
-            end_to_end: false,
-            at_rest: false,
-        }
-    }
 }
+
+const PHASE_NAMES: [&str; 4] = ["ceiling", "db-ceiling", "end-to-end", "at-rest"];
 
 impl FromStr for Phases {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let mut phases = Phases::none();
-        for name in value
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            match name {
-                "ceiling" => phases.ceiling = true,
-                "db-ceiling" => phases.database = true,
-                "end-to-end" => phases.end_to_end = true,
-                "at-rest" => phases.at_rest = true,
-                "all" => phases = Phases::all(),
-                other => {
-                    return Err(format!(
-                        "unknown phase `{other}` (expected ceiling, db-ceiling, end-to-end, at-rest or all)"
-                    ));
-                }
-            }
-        }
-        Ok(phases)
+        let [ceiling, database, end_to_end, at_rest] = phase_flags(value, PHASE_NAMES)?;
+        Ok(Self {
+            ceiling,
+            database,
+            end_to_end,
+            at_rest,
+        })
     }
 }
 
 impl fmt::Display for Phases {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [
-            (self.ceiling, "ceiling"),
-            (self.database, "db-ceiling"),
-            (self.end_to_end, "end-to-end"),
-            (self.at_rest, "at-rest"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
-        f.write_str(&names.join(","))
+        f.write_str(&phase_list(
+            [self.ceiling, self.database, self.end_to_end, self.at_rest],
+            PHASE_NAMES,
+        ))
     }
 }
 

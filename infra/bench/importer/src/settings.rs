@@ -3,7 +3,7 @@
 
 use std::{fmt, path::PathBuf, str::FromStr};
 
-use six_bench_support::options::{OptionSpec, Options, Request, usage_of};
+use six_bench_support::options::{OptionSpec, Options, Request, phase_flags, phase_list, usage_of};
 
 /// Which loads to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,47 +27,27 @@ impl Phases {
     }
 }
 
+const PHASE_NAMES: [&str; 3] = ["importer", "copy", "pgloader"];
+
 impl FromStr for Phases {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let mut phases = Phases {
-            importer: false,
-            copy: false,
-            pgloader: false,
-        };
-        for name in value
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            match name {
-                "importer" => phases.importer = true,
-                "copy" => phases.copy = true,
-                "pgloader" => phases.pgloader = true,
-                "all" => phases = Phases::all(),
-                other => {
-                    return Err(format!(
-                        "unknown phase `{other}` (expected importer, copy, pgloader or all)"
-                    ));
-                }
-            }
-        }
-        Ok(phases)
+        let [importer, copy, pgloader] = phase_flags(value, PHASE_NAMES)?;
+        Ok(Self {
+            importer,
+            copy,
+            pgloader,
+        })
     }
 }
 
 impl fmt::Display for Phases {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [
-            (self.importer, "importer"),
-            (self.copy, "copy"),
-            (self.pgloader, "pgloader"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
-        f.write_str(&names.join(","))
+        f.write_str(&phase_list(
+            [self.importer, self.copy, self.pgloader],
+            PHASE_NAMES,
+        ))
     }
 }
 

@@ -8,7 +8,7 @@ use six_bench_support::{
     cpu::CpuUsage,
     latency::Latencies,
     memory::{Memory, bytes},
-    report::{self, grouped, grouped_problems, grouped_rounded, megabytes, spaced, time},
+    report::{self, grouped, grouped_problems, grouped_rounded, megabytes, spaced, time, verdict},
 };
 
 use crate::{
@@ -400,15 +400,6 @@ fn at(moment: Option<Duration>) -> String {
         || "n/a".to_owned(),
         |moment| format!("{:.2} s", moment.as_secs_f64()),
     )
-}
-
-/// `PASS`, or `MISS (<by how much>)`.
-fn verdict(met: bool, shortfall: String) -> String {
-    if met {
-        "PASS".to_owned()
-    } else {
-        format!("MISS ({shortfall})")
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
-use six_bench_support::options::{OptionSpec, Options, Request, usage_of};
+use six_bench_support::options::{OptionSpec, Options, Request, phase_flags, phase_list, usage_of};
 
 use crate::service::Overrides;
 
@@ -32,56 +32,30 @@ impl Phases {
     }
 }
 
+const PHASE_NAMES: [&str; 3] = ["email", "webhook", "latency"];
+
 impl FromStr for Phases {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let mut phases = Self {
-            email: false,
-            webhook: false,
-            latency: false,
-        };
-        for name in value
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            match name {
-                "email" => phases.email = true,
-                "webhook" => phases.webhook = true,
-                "latency" => phases.latency = true,
-                "all" => phases = Self::all(),
-                other => {
-                    return Err(format!(
-                        "unknown phase `{other}` (expected email, webhook, latency or all)"
-                    ));
-                }
-            }
-        }
-        if phases
-            == (Self {
-                email: false,
-                webhook: false,
-                latency: false,
-            })
-        {
+        let [email, webhook, latency] = phase_flags(value, PHASE_NAMES)?;
+        if !(email || webhook || latency) {
             return Err("name at least one phase".to_owned());
         }
-        Ok(phases)
+        Ok(Self {
+            email,
+            webhook,
+            latency,
+        })
     }
 }
 
 impl fmt::Display for Phases {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [
-            (self.email, "email"),
-            (self.webhook, "webhook"),
-            (self.latency, "latency"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
-        f.write_str(&names.join(","))
+        f.write_str(&phase_list(
+            [self.email, self.webhook, self.latency],
+            PHASE_NAMES,
+        ))
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use six_bench_support::{
     cpu::CpuUsage,
     memory::{Memory, bytes},
-    report::{self, grouped, grouped_problems, grouped_rounded, megabytes, spaced, time},
+    report::{self, grouped, grouped_problems, grouped_rounded, megabytes, spaced, time, verdict},
 };
 
 use crate::{
@@ -381,24 +381,4 @@ fn at(moment: Option<Duration>) -> String {
         || "n/a".to_owned(),
         |moment| format!("{:.1} s", moment.as_secs_f64()),
     )
-}
-
-/// `PASS`, or `MISS (<by how much>)`.
-fn verdict(met: bool, shortfall: String) -> String {
-    if met {
-        "PASS".to_owned()
-    } else {
-        format!("MISS ({shortfall})")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missed_target_says_by_how_much() {
-        assert_eq!(verdict(true, String::new()), "PASS");
-        assert_eq!(verdict(false, "23 % short".to_owned()), "MISS (23 % short)");
-    }
 }

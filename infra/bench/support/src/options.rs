@@ -121,6 +121,43 @@ pub fn usage_of(program: &str, summary: &str, specs: &[OptionSpec]) -> String {
     text
 }
 
+/// Reads a `--phases` value: names out of `known`, comma-separated, or `all`;
+/// one flag per known phase, in `known`'s order. An unknown name is refused with
+/// the names known; whether none at all may be given is the benchmark's call.
+pub fn phase_flags<const N: usize>(value: &str, known: [&str; N]) -> Result<[bool; N], String> {
+    let mut flags = [false; N];
+    for name in value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        if name == "all" {
+            flags = [true; N];
+            continue;
+        }
+        match known.iter().position(|phase| *phase == name) {
+            Some(index) => flags[index] = true,
+            None => {
+                return Err(format!(
+                    "unknown phase `{name}` (expected {} or all)",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(flags)
+}
+
+/// The phases that are on, as `--phases` takes them: `login,refresh`.
+pub fn phase_list<const N: usize>(flags: [bool; N], known: [&str; N]) -> String {
+    known
+        .into_iter()
+        .zip(flags)
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// For the benchmarks' tests of their settings.
 pub mod testing {
     use std::fmt::Debug;
@@ -139,5 +176,31 @@ pub mod testing {
             Ok(Request::Run(settings)) => settings,
             other => panic!("expected settings, got {other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: [&str; 3] = ["argon2", "login", "refresh"];
+
+    #[test]
+    fn phases_are_read_by_name_or_all_and_printed_back() {
+        assert_eq!(
+            phase_flags(" refresh,login ", KNOWN),
+            Ok([false, true, true])
+        );
+        assert_eq!(phase_flags("all", KNOWN), Ok([true; 3]));
+        assert_eq!(phase_flags(",", KNOWN), Ok([false; 3]));
+        assert_eq!(phase_list([false, true, true], KNOWN), "login,refresh");
+    }
+
+    #[test]
+    fn an_unknown_phase_is_refused_with_the_names_known() {
+        assert_eq!(
+            phase_flags("login,sms", KNOWN),
+            Err("unknown phase `sms` (expected argon2, login, refresh or all)".to_owned())
+        );
     }
 }

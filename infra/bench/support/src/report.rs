@@ -91,6 +91,15 @@ fn first_three(loadavg: &str) -> String {
         .join(", ")
 }
 
+/// A target's verdict: `PASS`, or `MISS (<shortfall>)`.
+pub fn verdict(met: bool, shortfall: String) -> String {
+    if met {
+        "PASS".to_owned()
+    } else {
+        format!("MISS ({shortfall})")
+    }
+}
+
 /// `12345` → `12,345`.
 pub fn grouped(value: u64) -> String {
     with_separators(&value.to_string())
@@ -175,6 +184,12 @@ pub fn grouped_problems(lines: &[String]) -> Vec<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missed_target_says_by_how_much() {
+        assert_eq!(verdict(true, String::new()), "PASS");
+        assert_eq!(verdict(false, "23 % short".to_owned()), "MISS (23 % short)");
+    }
 
     #[test]
     fn durations_read_in_the_unit_that_fits() {

@@ -4,7 +4,7 @@
 
 use std::{fmt, str::FromStr, time::Duration};
 
-use six_bench_support::options::{OptionSpec, Options, Request, usage_of};
+use six_bench_support::options::{OptionSpec, Options, Request, phase_flags, phase_list, usage_of};
 
 /// Which parts of the benchmark to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,50 +28,30 @@ impl Phases {
     }
 }
 
+const PHASE_NAMES: [&str; 3] = ["argon2", "login", "refresh"];
+
 impl FromStr for Phases {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let mut phases = Phases {
-            argon2: false,
-            login: false,
-            refresh: false,
-        };
-        for name in value
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            match name {
-                "argon2" => phases.argon2 = true,
-                "login" => phases.login = true,
-                "refresh" => phases.refresh = true,
-                "all" => phases = Phases::all(),
-                other => {
-                    return Err(format!(
-                        "unknown phase `{other}` (expected argon2, login, refresh or all)"
-                    ));
-                }
-            }
-        }
-        if !(phases.argon2 || phases.login || phases.refresh) {
+        let [argon2, login, refresh] = phase_flags(value, PHASE_NAMES)?;
+        if !(argon2 || login || refresh) {
             return Err("no phase given".to_owned());
         }
-        Ok(phases)
+        Ok(Self {
+            argon2,
+            login,
+            refresh,
+        })
     }
 }
 
 impl fmt::Display for Phases {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [
-            (self.argon2, "argon2"),
-            (self.login, "login"),
-            (self.refresh, "refresh"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
-        f.write_str(&names.join(","))
+        f.write_str(&phase_list(
+            [self.argon2, self.login, self.refresh],
+            PHASE_NAMES,
+        ))
     }
 }
 
