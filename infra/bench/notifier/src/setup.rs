@@ -8,7 +8,10 @@
 //! until every one of them is sent and recorded, so that none is left for the
 //! timed part.
 
-use std::time::Duration;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -17,7 +20,10 @@ use serde_json::{Value, json};
 use six_bench_support::producers::{Producers, chunks};
 use six_kit::testing::TestIssuer;
 
-use crate::{events::User, receiver::Receiver, service::NotifierProcess, smtp_sink::SmtpSink};
+use crate::{
+    events::User, receiver::Receiver, service::NotifierProcess, settings::Settings,
+    smtp_sink::SmtpSink,
+};
 
 /// Registrations written to the outbox per transaction.
 pub const EVENTS_PER_TRANSACTION: usize = 1_000;
@@ -33,6 +39,55 @@ pub const RELAY_NAME: &str = "notifier-bench-producers";
 
 /// The kind every endpoint is registered for.
 const KIND: &str = "contact_joined";
+
+/// What the webhook and latency phases run against: a notifier from the binary
+/// with its own database, vhost, sink and receiver, and `--webhook-users` users,
+/// each with one endpoint (set up untimed).
+pub struct WithEndpoints {
+    pub sink: SmtpSink,
+    pub receiver: Receiver,
+    pub notifier: NotifierProcess,
+    pub users: Vec<User>,
+    pub producers: Producers,
+    /// Each user's endpoint secret (`whsec_...`), in the users' order.
+    pub secrets: Vec<String>,
+    /// Registering the users and adding their endpoints.
+    pub took: Duration,
+}
+
+/// Starts a notifier from `binary` and sets up `--webhook-users` users with an
+/// endpoint each; the receiver keeps a sample of the `calls` expected.
+pub async fn with_endpoints(
+    binary: &Path,
+    issuer: &TestIssuer,
+    settings: &Settings,
+    calls: usize,
+) -> anyhow::Result<WithEndpoints> {
+    let sink = SmtpSink::start(settings.sink_quickack).await?;
+    let receiver = Receiver::start(
+        calls / settings.signature_sample.max(1),
+        settings.signature_sample,
+    )
+    .await?;
+    let mut notifier =
+        NotifierProcess::start(binary, issuer, &sink.url(), &settings.overrides).await?;
+    let users = User::group("w", 0, settings.webhook_users);
+    let producers = Producers::create().await?;
+    let setting_up = Instant::now();
+    register(&mut notifier, &producers, &sink, &users)
+        .await
+        .context("registering the users")?;
+    let secrets = add_endpoints(&notifier, issuer, &receiver, &users).await?;
+    Ok(WithEndpoints {
+        sink,
+        receiver,
+        notifier,
+        users,
+        producers,
+        secrets,
+        took: setting_up.elapsed(),
+    })
+}
 
 /// How long registering `users` may take: generous, so that only a stuck
 /// notifier fails it (two minutes, and 20 ms per user).

@@ -36,11 +36,9 @@ use sqlx::PgConnection;
 
 use crate::{
     events::{self, User},
-    receiver::Receiver,
     service::NotifierProcess,
     settings::Settings,
     setup::{self, RELAY_NAME},
-    smtp_sink::SmtpSink,
     throughput::{POLL_EVERY, STALL},
     webhook::{SignatureCheck, check_signatures},
 };
@@ -115,22 +113,15 @@ pub async fn run(
     admin: &mut PgConnection,
 ) -> anyhow::Result<SteadyFigures> {
     let webhook_events = planned(settings.rate_webhook, settings.latency_duration);
-    let sink = SmtpSink::start(settings.sink_quickack).await?;
-    let receiver = Receiver::start(
-        webhook_events / settings.signature_sample.max(1),
-        settings.signature_sample,
-    )
-    .await?;
-    let mut notifier =
-        NotifierProcess::start(binary, issuer, &sink.url(), &settings.overrides).await?;
-    let users = User::group("w", 0, settings.webhook_users);
-    let producers = Producers::create().await?;
-    let setting_up = Instant::now();
-    setup::register(&mut notifier, &producers, &sink, &users)
-        .await
-        .context("registering the users")?;
-    let secrets = setup::add_endpoints(&notifier, issuer, &receiver, &users).await?;
-    let setup = setting_up.elapsed();
+    let setup::WithEndpoints {
+        sink,
+        receiver,
+        mut notifier,
+        users,
+        producers,
+        secrets,
+        took: setup,
+    } = setup::with_endpoints(binary, issuer, settings, webhook_events).await?;
     let publishing = producers.start_relay(notifier.vhost.amqp_url(), RELAY_NAME);
 
     settle(admin).await?;

@@ -15,22 +15,17 @@ use std::{
 };
 
 use anyhow::Context;
-use six_bench_support::{
-    memory::Memory,
-    postgres::settle,
-    producers::{Producers, chunks},
-};
+use six_bench_support::{memory::Memory, postgres::settle, producers::chunks};
 use six_kit::testing::TestIssuer;
 use sqlx::PgConnection;
 
 use crate::{
     email::KeyCheck,
-    events::{self, User},
-    receiver::{Receiver, SignedCall},
-    service::{DeliveryCounts, NotifierProcess},
+    events,
+    receiver::SignedCall,
+    service::DeliveryCounts,
     settings::Settings,
     setup, signature,
-    smtp_sink::SmtpSink,
     throughput::{self, Timed, nth_earliest},
 };
 
@@ -137,23 +132,15 @@ pub async fn run(
     settings: &Settings,
     admin: &mut PgConnection,
 ) -> anyhow::Result<WebhookFigures> {
-    let sink = SmtpSink::start(settings.sink_quickack).await?;
-    let receiver = Receiver::start(
-        settings.events / settings.signature_sample.max(1),
-        settings.signature_sample,
-    )
-    .await?;
-    let mut notifier =
-        NotifierProcess::start(binary, issuer, &sink.url(), &settings.overrides).await?;
-    let users = User::group("w", 0, settings.webhook_users);
-
-    let producers = Producers::create().await?;
-    let setting_up = Instant::now();
-    setup::register(&mut notifier, &producers, &sink, &users)
-        .await
-        .context("registering the users")?;
-    let secrets = setup::add_endpoints(&notifier, issuer, &receiver, &users).await?;
-    let setup = setting_up.elapsed();
+    let setup::WithEndpoints {
+        sink,
+        receiver,
+        mut notifier,
+        users,
+        producers,
+        secrets,
+        took: setup,
+    } = setup::with_endpoints(binary, issuer, settings, settings.events).await?;
 
     let filling = Instant::now();
     for chunk in chunks(0..settings.events, EVENTS_PER_TRANSACTION) {
