@@ -15,9 +15,10 @@
 //!
 //! Batching: deliveries that are already waiting when a handler slot frees up (up to
 //! `handler_batch_size`) are applied in one transaction, one inbox insert for all,
-//! the handler once per event, one commit, then one ack each. If anything in the
-//! batch fails, the transaction is rolled back and each event is applied again on
-//! its own, so a failure settles (retries or parks) only the event that caused it.
+//! the handler once per event, one commit, then one ack each, sent together. If
+//! anything in the batch fails, the transaction is rolled back and each event is
+//! applied again on its own, so a failure settles (retries or parks) only the
+//! event that caused it.
 //! Under light load a batch is one delivery: batching never waits for more.
 
 use std::{sync::Arc, time::Instant};
@@ -42,6 +43,7 @@ use crate::{
     BusConfig, BusError, TraceContext,
     connection::{self, BrokerLink},
     error::with_timeout,
+    frames::join_in_order,
     headers,
     topology::Topology,
 };
@@ -274,43 +276,57 @@ impl<H: Handler> Consumer<H> {
 }
 
 impl<H: Handler> Shared<H> {
-    /// Applies a batch of deliveries and settles each: ack, retry later, or park.
+    /// Applies a batch of deliveries and settles each: retry later or park where it
+    /// failed, then acknowledge all that were settled, together.
     async fn process_batch(&self, publisher: &Channel, deliveries: Vec<Delivery>) {
         metrics::histogram!("bus_consumer_batch_size").record(deliveries.len() as f64);
+        let mut settled = Vec::with_capacity(deliveries.len());
         let mut accepted = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             match self.screen(&delivery) {
                 Ok(event) => accepted.push((delivery, event)),
                 Err(reason) => {
-                    self.settle(publisher, &delivery, Outcome::Rejected(reason))
-                        .await;
+                    if self
+                        .settle(publisher, &delivery, Outcome::Rejected(reason))
+                        .await
+                    {
+                        settled.push(delivery);
+                    }
                 }
             }
         }
+        let mut outcomes = None;
         if accepted.len() > 1 {
             let started = Instant::now();
             let applied = self.apply_batch(&accepted).await;
             metrics::histogram!("bus_handler_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
             match applied {
-                Ok(outcomes) => {
-                    for ((delivery, _), outcome) in accepted.iter().zip(outcomes) {
-                        self.settle(publisher, delivery, outcome).await;
-                    }
-                    return;
-                }
+                Ok(applied) => outcomes = Some(applied),
                 Err(error) => {
                     tracing::debug!(%error, events = accepted.len(), "batch rolled back; applying its events one by one");
                 }
             }
         }
-        for (delivery, event) in &accepted {
-            let started = Instant::now();
-            let outcome = self.apply(delivery, event).await;
-            metrics::histogram!("bus_handler_duration_seconds")
-                .record(started.elapsed().as_secs_f64());
-            self.settle(publisher, delivery, outcome).await;
+        let outcomes = match outcomes {
+            Some(outcomes) => outcomes,
+            None => {
+                let mut outcomes = Vec::with_capacity(accepted.len());
+                for (delivery, event) in &accepted {
+                    let started = Instant::now();
+                    outcomes.push(self.apply(delivery, event).await);
+                    metrics::histogram!("bus_handler_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                }
+                outcomes
+            }
+        };
+        for ((delivery, _), outcome) in accepted.into_iter().zip(outcomes) {
+            if self.settle(publisher, &delivery, outcome).await {
+                settled.push(delivery);
+            }
         }
+        acknowledge(settled).await;
     }
 
     /// Decodes a delivery, or says why it can never be handled.
@@ -440,8 +456,11 @@ impl<H: Handler> Shared<H> {
             .await
     }
 
-    /// Acts on a delivery's outcome: ack, retry later, or park, then ack.
-    async fn settle(&self, publisher: &Channel, delivery: &Delivery, outcome: Outcome) {
+    /// Acts on a delivery's outcome: nothing more when handled, otherwise a copy to a
+    /// retry queue or the parking queue. Returns whether the delivery may now be
+    /// acknowledged; if not, it stays unacknowledged and comes back after
+    /// reconnection, where the inbox makes the repeat harmless.
+    async fn settle(&self, publisher: &Channel, delivery: &Delivery, outcome: Outcome) -> bool {
         let failed_attempts = headers::attempts(&delivery.properties);
         let (label, settled) = match outcome {
             Outcome::Handled => ("handled", Ok(())),
@@ -482,18 +501,12 @@ impl<H: Handler> Shared<H> {
             ),
         };
         metrics::counter!("bus_messages_consumed_total", "outcome" => label).increment(1);
-        let acknowledged = match settled {
-            Ok(()) => delivery
-                .ack(BasicAckOptions::default())
-                .await
-                .map(drop)
-                .map_err(BusError::broker("ack")),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = acknowledged {
-            // The delivery stays unacknowledged and comes back after reconnection; the
-            // inbox makes the repeat harmless.
-            tracing::warn!(%error, delivery_tag = delivery.delivery_tag, "delivery not settled; it will be redelivered");
+        match settled {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, delivery_tag = delivery.delivery_tag, "delivery not settled; it will be redelivered");
+                false
+            }
         }
     }
 
@@ -554,6 +567,21 @@ impl<H: Handler> Shared<H> {
             Err(BusError::Nacked {
                 operation: "forward message",
             })
+        }
+    }
+}
+
+/// Acknowledges settled deliveries, all queued before the first is written (see
+/// `frames`). One that fails stays unacknowledged and comes back after
+/// reconnection, where the inbox makes the repeat harmless.
+async fn acknowledge(settled: Vec<Delivery>) {
+    let acks = settled
+        .iter()
+        .map(|delivery| delivery.ack(BasicAckOptions::default()));
+    for (delivery, acknowledged) in settled.iter().zip(join_in_order(acks).await) {
+        if let Err(error) = acknowledged {
+            let error = BusError::broker("ack")(error);
+            tracing::warn!(%error, delivery_tag = delivery.delivery_tag, "delivery not acknowledged; it will be redelivered");
         }
     }
 }

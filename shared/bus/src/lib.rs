@@ -15,6 +15,7 @@ pub mod config;
 mod connection;
 pub mod consumer;
 mod error;
+pub mod frames;
 pub mod headers;
 pub mod outbox;
 pub mod parking;

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use lapin::{
-    BasicProperties, Channel, Connection,
+    BasicProperties, Channel, Confirmation, Connection,
     options::BasicPublishOptions,
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
@@ -24,6 +24,7 @@ use crate::{
     BusConfig, BusError, TraceContext,
     connection::{self, Backoff, BrokerLink},
     error::with_timeout,
+    frames::join_in_order,
     topology::Topology,
     wakeup::CommitWakeups,
 };
@@ -288,28 +289,33 @@ impl Relay {
         if batch.is_empty() {
             return Ok(0);
         }
-        let mut confirms = Vec::with_capacity(batch.len());
-        for event in &batch {
-            let confirm = with_timeout(
-                self.config.operation_timeout,
-                "publish event",
+        // All of the batch is queued before the first frame is written (see
+        // `frames`), in `seq` order; the confirms are then awaited together.
+        let published = with_timeout(self.config.operation_timeout, "publish events", async {
+            let publishes = batch.iter().map(|event| {
                 channel.basic_publish(
                     self.topology.exchange.as_str().into(),
                     event.routing_key.as_str().into(),
                     BasicPublishOptions::default(),
                     &event.body,
                     message_properties(event),
-                ),
-            )
-            .await?;
-            confirms.push(confirm);
-        }
-        for confirm in confirms {
-            let confirmation =
-                with_timeout(self.config.operation_timeout, "confirm event", confirm).await?;
-            if !confirmation.is_ack() {
-                return Err(BusError::Nacked { operation: "relay" });
-            }
+                )
+            });
+            join_in_order(publishes)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let confirmations = with_timeout(self.config.operation_timeout, "confirm events", async {
+            join_in_order(published)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        if !confirmations.iter().all(Confirmation::is_ack) {
+            return Err(BusError::Nacked { operation: "relay" });
         }
         let sequence_numbers: Vec<i64> = batch.iter().map(|event| event.seq).collect();
         sqlx::query("DELETE FROM bus_outbox WHERE seq = ANY($1)")

@@ -7,6 +7,7 @@ use common::{
     Amqp, DEADLINE, SERVICE, TestHandler, commit, config, effects_of, migrated_database,
     start_consumer, start_relay, user_registered, wait_for_effect,
 };
+use six_events::{EventData, auth::UserRegistered};
 use six_testkit::{TestVhost, wait_until};
 use sqlx::Row;
 
@@ -153,6 +154,42 @@ async fn events_published_together_are_queued_in_the_order_given_and_all_deliver
         wait_for_effect(&pool, event_id).await;
         assert_eq!(effects_of(&pool, event_id).await, 1);
     }
+}
+
+#[tokio::test]
+async fn a_relay_batch_reaches_the_broker_in_outbox_order() {
+    // Arrange: a queue of the test's own, read without a consumer, so it holds the
+    // messages in the order the broker received them; 300 events fit one batch.
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let config = config(&vhost.amqp_url());
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    let topology = six_bus::topology::Topology::new(&config);
+    topology
+        .declare_exchange(amqp.channel())
+        .await
+        .expect("exchange is declared");
+    amqp.declare_queue("relay-order").await;
+    amqp.bind("relay-order", &config.exchange, UserRegistered::TYPE)
+        .await;
+    let events: Vec<_> = (0..300).map(|_| user_registered()).collect();
+    let given: Vec<String> = events
+        .iter()
+        .map(|event| event.meta().id.to_string())
+        .collect();
+    let mut transaction = pool.begin().await.unwrap();
+    six_bus::publish_all(&mut transaction, events)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    // Act
+    let _relay = start_relay(pool.clone(), &config);
+    amqp.wait_until_ready("relay-order", 300).await;
+
+    // Assert
+    assert_eq!(amqp.take_message_ids("relay-order").await, given);
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 //! publisher confirms to a durable topic exchange routed to a quorum queue, while a
 //! consumer with the same prefetch as the bus acknowledges each delivery.
 //!
-//! The publisher sends `confirm_window` messages, then waits for all their confirms,
-//! as the relay does with a batch; the consumer acknowledges one delivery at a time,
+//! The publisher queues `confirm_window` messages at once, then waits for all their
+//! confirms, as the relay does with a batch (both with `six_bus::frames`); the consumer acknowledges one delivery at a time,
 //! as the bus does. Rate = events / (first publish → last ack).
 
 use std::{
@@ -25,6 +25,7 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use six_bench_support::cpu::{CpuUsage, Snapshot};
+use six_bus::frames::join_in_order;
 use six_testkit::TestVhost;
 
 use crate::{
@@ -179,21 +180,21 @@ async fn publish(
     window: usize,
 ) -> anyhow::Result<Instant> {
     for chunk in messages.chunks(window) {
-        let mut confirms = Vec::with_capacity(chunk.len());
-        for message in chunk {
-            let confirm = channel
-                .basic_publish(
-                    EXCHANGE.into(),
-                    EVENT_TYPE.into(),
-                    BasicPublishOptions::default(),
-                    &message.body,
-                    message.properties(),
-                )
-                .await?;
-            confirms.push(confirm);
-        }
-        for confirm in confirms {
-            anyhow::ensure!(confirm.await?.is_ack(), "the broker refused a message");
+        let publishes = chunk.iter().map(|message| {
+            channel.basic_publish(
+                EXCHANGE.into(),
+                EVENT_TYPE.into(),
+                BasicPublishOptions::default(),
+                &message.body,
+                message.properties(),
+            )
+        });
+        let confirms = join_in_order(publishes)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        for confirmation in join_in_order(confirms).await {
+            anyhow::ensure!(confirmation?.is_ack(), "the broker refused a message");
         }
     }
     Ok(Instant::now())

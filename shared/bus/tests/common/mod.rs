@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
@@ -484,6 +485,27 @@ impl Amqp {
             )
             .await
             .expect("queue is declared");
+    }
+
+    /// Takes every message ready in `queue`, in queue order, and returns their
+    /// message ids.
+    pub async fn take_message_ids(&self, queue: &str) -> Vec<String> {
+        let mut message_ids = Vec::new();
+        while let Some(message) = self
+            .channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("queue can be read")
+        {
+            let message_id = message
+                .delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .expect("the relay sets a message id");
+            message_ids.push(message_id.to_string());
+        }
+        message_ids
     }
 
     /// The exact counts of `queue`, or `None` when it does not exist.
