@@ -25,6 +25,7 @@ use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    cli::OwnCommand,
     config::{self, CommonConfig, ConfigError, Env},
     db::{self, DatabaseError},
     http::{
@@ -58,6 +59,12 @@ pub trait Service: 'static {
 
     /// The service's migrations (`sqlx::migrate!()`), applied at boot after the bus's.
     fn migrator() -> &'static Migrator;
+
+    /// Commands of the service's own, which its binary runs next to the kit's
+    /// (`serve`, `migrate`, `parked …`); none by default.
+    fn commands() -> Vec<OwnCommand<Self::Settings>> {
+        Vec::new()
+    }
 
     /// Builds the routes and the event handler once the database is ready.
     fn build(
