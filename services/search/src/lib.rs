@@ -1,6 +1,7 @@
 //! The search service: finds people among a user's contacts and the discoverable
 //! profiles, as they type, typos included.
 
+mod commands;
 mod consumers;
 pub mod cursor;
 pub mod document;
@@ -57,6 +58,10 @@ impl Service for App {
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR
+    }
+
+    fn commands() -> Vec<six_kit::cli::OwnCommand<Settings>> {
+        commands::commands()
     }
 
     async fn build(

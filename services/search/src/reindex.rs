@@ -21,7 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 use secrecy::ExposeSecret;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use six_events::importer::ContactExportPage;
 use six_kit::auth::{ServiceTokenError, ServiceTokenSource};
 use sqlx::{PgConnection, PgPool, pool::PoolConnection, postgres::Postgres};
@@ -46,7 +46,7 @@ macro_rules! status_columns {
 }
 
 /// What `GET /internal/reindex/{version}` shows of a version of the index.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct VersionStatus {
     pub version: i64,
     /// `building`, `live`, `retired` or `failed`.

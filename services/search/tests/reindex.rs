@@ -386,3 +386,122 @@ async fn without_an_importer_address_reindexing_is_off_and_says_how_to_turn_it_o
     assert_eq!(unknown, StatusCode::NOT_FOUND);
     assert_eq!(version_status(&search, 1).await["state"], "live");
 }
+
+/// Runs `search` with `args` next to the running `search` (its database, vhost,
+/// index directory and token issuer) and `vars`: the exit status and the lines it
+/// printed.
+async fn run_command(
+    search: &SearchService,
+    args: &[&str],
+    vars: &[(&str, String)],
+) -> (std::process::ExitStatus, Vec<String>, String) {
+    let mut command = common::service(
+        &search.app.database,
+        &search.app.vhost,
+        &search.issuer,
+        search.index_dir(),
+        args,
+    );
+    command.envs(vars.iter().map(|(name, value)| (*name, value.as_str())));
+    let mut command = tokio::process::Command::from(command);
+    command.kill_on_drop(true);
+    let output = tokio::time::timeout(DEADLINE, command.output())
+        .await
+        .expect("the command ends before the deadline")
+        .expect("the binary runs");
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (
+        output.status,
+        lines,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_reindex_command_starts_a_reindex_and_follows_it_until_it_is_live() {
+    // Arrange: an importer that hands out its pages at once, holding a contact
+    // the events never brought.
+    let issuer = TestIssuer::start().await;
+    issuer.add_client(CLIENT_ID, CLIENT_SECRET);
+    let (_release, released) = watch::channel(true);
+    let importer = FakeImporter {
+        contacts: Arc::new(Mutex::new(Vec::new())),
+        release: released,
+        verifier: TokenVerifier::start(issuer.auth_config()).await.unwrap(),
+    };
+    let importer_address = serve_importer(importer.clone()).await;
+    let reindex_vars = vec![
+        ("SEARCH_IMPORTER_URL", format!("http://{importer_address}")),
+        ("AUTH_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AUTH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+    ];
+    let search = SearchService::start_with(issuer, reindex_vars.clone()).await;
+    let me = Uuid::now_v7();
+    let barbara = contact("Barbara Liskov", "barbara@example.com");
+    importer.contacts.lock().unwrap().push(owned(me, &barbara));
+    assert_eq!(
+        names(&search.search(me, "q=barbara").await),
+        Vec::<String>::new()
+    );
+
+    // Act
+    let (status, lines, stderr) = run_command(
+        &search,
+        &["reindex", "--url", &search.app.url("/")],
+        &reindex_vars,
+    )
+    .await;
+
+    // Assert
+    assert!(status.success(), "{status}: {stderr}");
+    let printed: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("each line is a version's status"))
+        .collect();
+    assert_eq!(
+        printed.first().map(|first| &first["state"]),
+        Some(&"building".into())
+    );
+    let last = printed.last().expect("at least the started version");
+    assert_eq!(last["state"], "live", "{lines:?}");
+    assert_eq!(last["version"], 2);
+    assert_eq!(last["contacts_copied"], 1);
+    assert_eq!(version_status(&search, 2).await["state"], "live");
+    assert_eq!(
+        names(&search.search(me, "q=barbara").await),
+        ["Barbara Liskov"]
+    );
+}
+
+#[tokio::test]
+async fn the_reindex_command_explains_what_it_cannot_do() {
+    // Arrange: no SEARCH_IMPORTER_URL, so reindexing is off.
+    let search = SearchService::start().await;
+    let url = search.app.url("/");
+
+    // Act
+    let (unknown_status, _, unknown_stderr) =
+        run_command(&search, &["reindex", "--force"], &[]).await;
+    let (off_status, off_lines, off_stderr) =
+        run_command(&search, &["reindex", "--url", &url], &[]).await;
+
+    // Assert
+    assert_eq!(unknown_status.code(), Some(2), "{unknown_stderr}");
+    assert!(
+        unknown_stderr.contains("unknown option `--force`"),
+        "{unknown_stderr}"
+    );
+    assert!(
+        unknown_stderr.contains("reindex [--url URL] [--no-wait]"),
+        "{unknown_stderr}"
+    );
+    assert_eq!(off_status.code(), Some(1), "{off_stderr}");
+    assert!(off_lines.is_empty(), "{off_lines:?}");
+    assert!(
+        off_stderr.contains("reindexing is not configured: set SEARCH_IMPORTER_URL"),
+        "{off_stderr}"
+    );
+}
