@@ -103,6 +103,31 @@ async fn serve_importer(importer: FakeImporter) -> SocketAddr {
     address
 }
 
+/// A search service that reindexes from a stand-in importer, which holds every
+/// page after the first until `released` holds true; `vars` on top. Also the
+/// variables that configure reindexing, for running the binary next to it.
+async fn search_with_importer(
+    released: watch::Receiver<bool>,
+    vars: Vec<(&'static str, String)>,
+) -> (SearchService, FakeImporter, Vec<(&'static str, String)>) {
+    let issuer = TestIssuer::start().await;
+    issuer.add_client(CLIENT_ID, CLIENT_SECRET);
+    let importer = FakeImporter {
+        contacts: Arc::new(Mutex::new(Vec::new())),
+        release: released,
+        verifier: TokenVerifier::start(issuer.auth_config()).await.unwrap(),
+    };
+    let importer_address = serve_importer(importer.clone()).await;
+    let reindex_vars = vec![
+        ("SEARCH_IMPORTER_URL", format!("http://{importer_address}")),
+        ("AUTH_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AUTH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+    ];
+    let all_vars = reindex_vars.iter().cloned().chain(vars).collect();
+    let search = SearchService::start_with(issuer, all_vars).await;
+    (search, importer, reindex_vars)
+}
+
 fn owned(owner_id: Uuid, contact: &ImportedContact) -> OwnedContact {
     OwnedContact {
         owner_id,
@@ -156,25 +181,9 @@ async fn wait_for_state(search: &SearchService, version: i64, state: &str) -> Va
 
 #[tokio::test]
 async fn a_reindex_rebuilds_from_the_importer_while_searches_and_events_go_on() {
-    let issuer = TestIssuer::start().await;
-    issuer.add_client(CLIENT_ID, CLIENT_SECRET);
     let (release, released) = watch::channel(false);
-    let importer = FakeImporter {
-        contacts: Arc::new(Mutex::new(Vec::new())),
-        release: released,
-        verifier: TokenVerifier::start(issuer.auth_config()).await.unwrap(),
-    };
-    let importer_address = serve_importer(importer.clone()).await;
-    let search = SearchService::start_with(
-        issuer,
-        vec![
-            ("SEARCH_IMPORTER_URL", format!("http://{importer_address}")),
-            ("AUTH_CLIENT_ID", CLIENT_ID.to_owned()),
-            ("AUTH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
-            ("SEARCH_REINDEX_PAGE_SIZE", "5".to_owned()),
-        ],
-    )
-    .await;
+    let (search, importer, _) =
+        search_with_importer(released, vec![("SEARCH_REINDEX_PAGE_SIZE", "5".to_owned())]).await;
     let (me, erased, celebrity) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
 
     // What the events built: two contacts, one deleted since, an erased user's
@@ -424,21 +433,8 @@ async fn run_command(
 async fn the_reindex_command_starts_a_reindex_and_follows_it_until_it_is_live() {
     // Arrange: an importer that hands out its pages at once, holding a contact
     // the events never brought.
-    let issuer = TestIssuer::start().await;
-    issuer.add_client(CLIENT_ID, CLIENT_SECRET);
     let (_release, released) = watch::channel(true);
-    let importer = FakeImporter {
-        contacts: Arc::new(Mutex::new(Vec::new())),
-        release: released,
-        verifier: TokenVerifier::start(issuer.auth_config()).await.unwrap(),
-    };
-    let importer_address = serve_importer(importer.clone()).await;
-    let reindex_vars = vec![
-        ("SEARCH_IMPORTER_URL", format!("http://{importer_address}")),
-        ("AUTH_CLIENT_ID", CLIENT_ID.to_owned()),
-        ("AUTH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
-    ];
-    let search = SearchService::start_with(issuer, reindex_vars.clone()).await;
+    let (search, importer, reindex_vars) = search_with_importer(released, Vec::new()).await;
     let me = Uuid::now_v7();
     let barbara = contact("Barbara Liskov", "barbara@example.com");
     importer.contacts.lock().unwrap().push(owned(me, &barbara));
