@@ -23,3 +23,19 @@ pub fn cap_malloc_arenas() {
         }
     }
 }
+
+/// Hands memory that was freed back to the system (glibc's `malloc_trim`), for a
+/// service right after a burst of large, short-lived allocations: glibc keeps
+/// freed memory for reuse, so without this the process stays at its peak. The
+/// search service calls it after each index commit (`infra/bench/search`: 211 MB
+/// of anonymous memory at rest after indexing without it, 94 MB with it). Takes
+/// the allocator's locks while it walks the free memory. Does nothing where the C
+/// library is not glibc.
+pub fn release_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only returns free pages of the allocator's own heaps
+    // to the system, under the allocator's locks; no memory in use is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -165,6 +165,9 @@ impl TantivyIndex {
             .unwrap_or_else(PoisonError::into_inner)
             .commit()?;
         self.reader.reload()?;
+        // The commit freed the segment writers' buffers, and the batch's documents
+        // are gone: without this the process would keep its indexing peak.
+        six_kit::memory::release_freed();
         Ok(())
     }
 
