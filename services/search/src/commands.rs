@@ -91,24 +91,27 @@ async fn reindex(
 ) -> Result<(), CommandError> {
     let options = parse(&args).map_err(CommandError::Usage)?;
     let Some(reindex) = settings.reindex else {
-        return Err(failed(
+        return Err(CommandError::failed(
             "reindexing is not configured: set SEARCH_IMPORTER_URL and this service's \
              AUTH_TOKEN_URL, AUTH_CLIENT_ID and AUTH_CLIENT_SECRET",
         ));
     };
     let base = options.url.unwrap_or_else(|| local_url(config.http.addr));
-    let tokens = ServiceTokenSource::new(reindex.tokens).map_err(failed)?;
+    let tokens = ServiceTokenSource::new(reindex.tokens).map_err(CommandError::failed)?;
     let client = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()
-        .map_err(failed)?;
-    let service = Service {
+        .map_err(CommandError::failed)?;
+    let service = ReindexRoutes {
         client,
         tokens,
         base,
     };
     let started = service.start().await?;
-    println!("{}", serde_json::to_string(&started).map_err(failed)?);
+    println!(
+        "{}",
+        serde_json::to_string(&started).map_err(CommandError::failed)?
+    );
     if !options.wait {
         return Ok(());
     }
@@ -117,7 +120,7 @@ async fn reindex(
         match last.state.as_str() {
             "live" => return Ok(()),
             "failed" => {
-                return Err(failed(format!(
+                return Err(CommandError::failed(format!(
                     "version {} failed: {}",
                     last.version,
                     last.error.as_deref().unwrap_or("no reason recorded")
@@ -125,7 +128,7 @@ async fn reindex(
             }
             // Replaced by a newer version while this one was being followed.
             "retired" => {
-                return Err(failed(format!(
+                return Err(CommandError::failed(format!(
                     "version {} was retired before it was followed to the end",
                     last.version
                 )));
@@ -140,20 +143,23 @@ async fn reindex(
             status.contacts_copied,
         ) != (&last.state, last.profiles_copied, last.contacts_copied)
         {
-            println!("{}", serde_json::to_string(&status).map_err(failed)?);
+            println!(
+                "{}",
+                serde_json::to_string(&status).map_err(CommandError::failed)?
+            );
         }
         last = status;
     }
 }
 
 /// The running service's reindex routes.
-struct Service {
+struct ReindexRoutes {
     client: reqwest::Client,
     tokens: ServiceTokenSource,
     base: Url,
 }
 
-impl Service {
+impl ReindexRoutes {
     async fn start(&self) -> Result<VersionStatus, CommandError> {
         self.call(
             self.client.post(self.url("internal/reindex")),
@@ -181,20 +187,20 @@ impl Service {
         request: reqwest::RequestBuilder,
         expected: StatusCode,
     ) -> Result<VersionStatus, CommandError> {
-        let token = self.tokens.token().await.map_err(failed)?;
+        let token = self.tokens.token().await.map_err(CommandError::failed)?;
         let response = request
             .bearer_auth(token.expose_secret())
             .send()
             .await
             .map_err(|error| {
-                failed(format!(
+                CommandError::failed(format!(
                     "cannot reach the service at {}: {error}",
                     self.base
                 ))
             })?;
         let status = response.status();
         if status == expected {
-            return response.json().await.map_err(failed);
+            return response.json().await.map_err(CommandError::failed);
         }
         let problem: serde_json::Value = response.json().await.unwrap_or_default();
         let explained = ["title", "detail"]
@@ -202,14 +208,10 @@ impl Service {
             .filter_map(|field| problem[field].as_str())
             .collect::<Vec<_>>()
             .join(": ");
-        Err(failed(format!(
+        Err(CommandError::failed(format!(
             "the service answered {status}: {explained}"
         )))
     }
-}
-
-fn failed(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> CommandError {
-    CommandError::Failed(error.into())
 }
 
 #[cfg(test)]

@@ -295,38 +295,38 @@ impl<H: Handler> Shared<H> {
                 }
             }
         }
-        let mut outcomes = None;
-        if accepted.len() > 1 {
-            let started = Instant::now();
-            let applied = self.apply_batch(&accepted).await;
-            metrics::histogram!("bus_handler_duration_seconds")
-                .record(started.elapsed().as_secs_f64());
-            match applied {
-                Ok(applied) => outcomes = Some(applied),
-                Err(error) => {
-                    tracing::debug!(%error, events = accepted.len(), "batch rolled back; applying its events one by one");
-                }
-            }
-        }
-        let outcomes = match outcomes {
-            Some(outcomes) => outcomes,
-            None => {
-                let mut outcomes = Vec::with_capacity(accepted.len());
-                for (delivery, event) in &accepted {
-                    let started = Instant::now();
-                    outcomes.push(self.apply(delivery, event).await);
-                    metrics::histogram!("bus_handler_duration_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                }
-                outcomes
-            }
-        };
+        let outcomes = self.apply_all(&accepted).await;
         for ((delivery, _), outcome) in accepted.into_iter().zip(outcomes) {
             if self.settle(publisher, &delivery, outcome).await {
                 settled.push(delivery);
             }
         }
         acknowledge(settled).await;
+    }
+
+    /// Applies the accepted events in one transaction, or, when that is rolled back
+    /// (or there is only one), each in its own: each event's outcome.
+    async fn apply_all(&self, accepted: &[(Delivery, DomainEvent)]) -> Vec<Outcome> {
+        if accepted.len() > 1 {
+            let started = Instant::now();
+            let applied = self.apply_batch(accepted).await;
+            metrics::histogram!("bus_handler_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match applied {
+                Ok(outcomes) => return outcomes,
+                Err(error) => {
+                    tracing::debug!(%error, events = accepted.len(), "batch rolled back; applying its events one by one");
+                }
+            }
+        }
+        let mut outcomes = Vec::with_capacity(accepted.len());
+        for (delivery, event) in accepted {
+            let started = Instant::now();
+            outcomes.push(self.apply(delivery, event).await);
+            metrics::histogram!("bus_handler_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
+        outcomes
     }
 
     /// Decodes a delivery, or says why it can never be handled.

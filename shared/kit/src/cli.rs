@@ -45,6 +45,13 @@ pub enum CommandError {
     Failed(#[from] Box<dyn Error + Send + Sync>),
 }
 
+impl CommandError {
+    /// A run-time failure, from any error (for `map_err`).
+    pub fn failed(error: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
 /// A parsed command line.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
@@ -68,10 +75,10 @@ enum Command {
 const KIT_USAGE: &str =
     "serve | migrate | parked list [--limit N] | parked replay [--id ID] | parked purge | help";
 
-/// The usage line, with the service's own commands.
-fn usage(own: &[(&str, &str)]) -> String {
+/// The usage line, with the usage of the service's own commands.
+fn usage(own_usages: &[&str]) -> String {
     let mut usage = format!("usage: <service> [{KIT_USAGE}");
-    for (_, own_usage) in own {
+    for own_usage in own_usages {
         usage.push_str(" | ");
         usage.push_str(own_usage);
     }
@@ -109,10 +116,7 @@ fn parse(args: &[String], own: &[&str]) -> Result<Command, String> {
 pub fn main<S: Service>() -> ExitCode {
     memory::cap_malloc_arenas();
     let own = S::commands();
-    let own_usage: Vec<(&str, &str)> = own
-        .iter()
-        .map(|command| (command.name, command.usage))
-        .collect();
+    let own_usage: Vec<&str> = own.iter().map(|command| command.usage).collect();
     let own_names: Vec<&str> = own.iter().map(|command| command.name).collect();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match parse(&args, &own_names) {
@@ -171,7 +175,7 @@ async fn execute<S: Service>(
         Command::Serve => {
             let running = service::start::<S>(config, settings)
                 .await
-                .map_err(failed)?;
+                .map_err(CommandError::failed)?;
             let trigger = running.shutdown_trigger();
             tokio::spawn(async move {
                 service::termination_signal().await;
@@ -180,26 +184,35 @@ async fn execute<S: Service>(
             running.wait().await;
         }
         Command::Migrate => {
-            let pool = db::connect(&config.database).await.map_err(failed)?;
-            db::migrate(&pool, S::migrator()).await.map_err(failed)?;
+            let pool = db::connect(&config.database)
+                .await
+                .map_err(CommandError::failed)?;
+            db::migrate(&pool, S::migrator())
+                .await
+                .map_err(CommandError::failed)?;
             pool.close().await;
         }
         Command::ParkedList { limit } => {
             let parked = six_bus::parking::list(&config.bus, limit)
                 .await
-                .map_err(failed)?;
+                .map_err(CommandError::failed)?;
             for message in parked {
-                println!("{}", serde_json::to_string(&message).map_err(failed)?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&message).map_err(CommandError::failed)?
+                );
             }
         }
         Command::ParkedReplay { id } => {
             let replayed = six_bus::parking::replay(&config.bus, id.as_deref())
                 .await
-                .map_err(failed)?;
+                .map_err(CommandError::failed)?;
             println!("replayed {replayed} message(s)");
         }
         Command::ParkedPurge => {
-            let purged = six_bus::parking::purge(&config.bus).await.map_err(failed)?;
+            let purged = six_bus::parking::purge(&config.bus)
+                .await
+                .map_err(CommandError::failed)?;
             println!("purged {purged} message(s)");
         }
         Command::Own { name, args } => {
@@ -212,11 +225,6 @@ async fn execute<S: Service>(
         Command::Help => unreachable!("help is answered before the configuration is read"),
     }
     Ok(())
-}
-
-/// Adapter for `map_err`: a run-time failure.
-fn failed(error: impl Into<Box<dyn Error + Send + Sync>>) -> CommandError {
-    CommandError::Failed(error.into())
 }
 
 #[cfg(test)]
@@ -242,7 +250,7 @@ mod tests {
         );
         assert!(parse(&args(&["reindex"]), &[]).is_err());
         assert_eq!(
-            usage(&[("reindex", "reindex [--url URL]")]),
+            usage(&["reindex [--url URL]"]),
             format!("usage: <service> [{KIT_USAGE} | reindex [--url URL]]")
         );
     }
