@@ -43,6 +43,20 @@ impl TestDatabase {
     /// When PostgreSQL is not reachable (the message says how to start it) or
     /// refuses to create the database.
     pub async fn create() -> Self {
+        Self::create_from(None).await
+    }
+
+    /// Creates the database as a copy of the existing database `template` (which
+    /// nothing may be connected to meanwhile): a fixture made once, used by many
+    /// runs. Dropped like any other test database; `template` stays.
+    ///
+    /// # Panics
+    /// As [`TestDatabase::create`]; also when `template` does not exist or is in use.
+    pub async fn copy_of(template: &str) -> Self {
+        Self::create_from(Some(template)).await
+    }
+
+    async fn create_from(template: Option<&str>) -> Self {
         let admin_url = database_admin_url();
         let mut admin = connect(&admin_url).await;
         static SWEPT: AtomicBool = AtomicBool::new(false);
@@ -53,10 +67,19 @@ impl TestDatabase {
         let name = format!("{NAME_PREFIX}{}", Uuid::now_v7().simple());
         admin
             .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                r#"CREATE DATABASE "{name}""#
+                r#"CREATE DATABASE "{name}"{}"#,
+                template.map_or(String::new(), |template| format!(
+                    r#" TEMPLATE "{}""#,
+                    template.replace('"', "\"\"")
+                ))
             ))))
             .await
-            .unwrap_or_else(|error| panic!("could not create test database {name}: {error}"));
+            .unwrap_or_else(|error| match template {
+                None => panic!("could not create test database {name}: {error}"),
+                Some(template) => {
+                    panic!("could not create test database {name} as a copy of {template}: {error}")
+                }
+            });
         let _ = admin.close().await;
 
         let options = connect_options(&admin_url).database(&name);

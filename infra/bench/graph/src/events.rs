@@ -51,17 +51,31 @@ const TITLES: &[&str] = &[
 
 const LOCATIONS: &[&str] = &["London", "Berlin", "Paris", "New York", "Lagos", "Tokyo"];
 
-/// The accounts of the generated users: a fresh UUIDv7 each, as auth assigns them.
+/// The accounts of the generated users: a UUIDv7 each, as auth assigns them, drawn
+/// from the seed (one millisecond apart from 2026-01-01), so that a projection kept
+/// by one run (`--keep-projection`) has the accounts the next run's queries use.
 #[derive(Debug, Clone)]
 pub struct Accounts {
     user_ids: Vec<Uuid>,
 }
 
+/// 2026-01-01T00:00:00Z, the time of the first generated account.
+const FIRST_ACCOUNT_MS: u64 = 1_767_225_600_000;
+
 impl Accounts {
-    /// New ids for every user of `network`.
+    /// The ids of every user of `network`.
     pub fn new(network: &Network) -> Self {
+        let mut random =
+            fastrand::Rng::with_seed(network.shape().seed ^ 0xacc0_u64.rotate_left(48));
         Self {
-            user_ids: (0..network.users()).map(|_| Uuid::now_v7()).collect(),
+            user_ids: (0..network.users() as u64)
+                .map(|user| {
+                    let mut bits = [0u8; 10];
+                    random.fill(&mut bits);
+                    uuid::Builder::from_unix_timestamp_millis(FIRST_ACCOUNT_MS + user, &bits)
+                        .into_uuid()
+                })
+                .collect(),
         }
     }
 
@@ -199,6 +213,7 @@ pub fn contact_batches(
 mod tests {
     use super::*;
     use crate::network::Shape;
+    use std::collections::HashSet;
 
     fn network(contacts_per_user: usize) -> Network {
         Network::generate(Shape {
@@ -208,6 +223,21 @@ mod tests {
             discoverable_percent: 80,
             seed: 4,
         })
+    }
+
+    #[test]
+    fn accounts_are_distinct_version_7_ids_drawn_from_the_seed() {
+        let accounts = Accounts::new(&network(5));
+        let again = Accounts::new(&network(5));
+
+        let ids: HashSet<Uuid> = (0..50).map(|user| accounts.user_id(user)).collect();
+        assert_eq!(ids.len(), 50);
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        assert_eq!(accounts.user_id(7), again.user_id(7));
+        assert!(
+            accounts.user_id(0) < accounts.user_id(1),
+            "ordered by registration"
+        );
     }
 
     #[test]

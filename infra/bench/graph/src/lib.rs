@@ -4,7 +4,8 @@
 //! relayed to the graph's vhost ([`publisher`]); the graph, as its own process
 //! ([`service`]), projects them ([`projection`]: KNOWS edges per second), then
 //! answers path queries for random pairs at concurrency 8 ([`paths`]); its peak
-//! memory is read from `/proc`. [`disk`] stops a run before it fills the disk the
+//! memory is read from `/proc`. [`kept`] keeps a projection for later runs of the
+//! queries alone. [`disk`] stops a run before it fills the disk the
 //! shared servers write to; [`report`] prints it all. What the benchmarks share
 //! (running a service, latencies, CPU, PostgreSQL) is `six_bench_support`'s.
 //!
@@ -12,6 +13,7 @@
 
 pub mod disk;
 pub mod events;
+pub mod kept;
 pub mod network;
 pub mod paths;
 pub mod projection;

@@ -111,6 +111,12 @@ pub fn network(stats: &NetworkStats, events: &EventCounts, settings: &Settings, 
     println!();
 }
 
+/// The projection phase, skipped: the graph runs on a copy of a kept projection.
+pub fn projection_skipped(kept: &str) {
+    println!("== projection: skipped, the graph runs on a copy of {kept} (--from-projection) ==");
+    println!();
+}
+
 /// The projection phase.
 pub fn projection(figures: &ProjectionFigures) {
     println!("== projection: first publish → `knows` holds every edge ==");
@@ -274,7 +280,8 @@ pub fn paths(figures: &PathFigures) {
 
 /// What the summary reads.
 pub struct Summary<'a> {
-    pub projection: &'a ProjectionFigures,
+    /// `None` when the run started from a kept projection.
+    pub projection: Option<&'a ProjectionFigures>,
     pub paths: &'a PathFigures,
     /// The graph at the end, before SIGTERM (`peak_kib` is the peak of the run).
     pub memory_end: Memory,
@@ -286,21 +293,26 @@ pub struct Summary<'a> {
 
 /// The figures, each with its target.
 pub fn summary(summary: &Summary) {
-    let edges_per_second = summary.projection.edges_per_second();
     let p99 = summary.paths.latencies(|_| true).percentile(99.0);
     let p50 = summary.paths.latencies(|_| true).percentile(50.0);
     let peak = bytes(summary.memory_end.peak_kib);
     println!("summary:");
-    println!(
-        "  projection:  {} edges/s ({} events/s)       target ≥ {}: {}",
-        grouped_rounded(edges_per_second),
-        grouped_rounded(summary.projection.events_per_second()),
-        grouped_rounded(TARGET_EDGES_PER_SECOND),
-        verdict(
-            edges_per_second >= TARGET_EDGES_PER_SECOND,
-            1.0 - edges_per_second / TARGET_EDGES_PER_SECOND
-        ),
-    );
+    match summary.projection {
+        Some(projection) => {
+            let edges_per_second = projection.edges_per_second();
+            println!(
+                "  projection:  {} edges/s ({} events/s)       target ≥ {}: {}",
+                grouped_rounded(edges_per_second),
+                grouped_rounded(projection.events_per_second()),
+                grouped_rounded(TARGET_EDGES_PER_SECOND),
+                verdict(
+                    edges_per_second >= TARGET_EDGES_PER_SECOND,
+                    1.0 - edges_per_second / TARGET_EDGES_PER_SECOND
+                ),
+            );
+        }
+        None => println!("  projection:  not measured (--from-projection)"),
+    }
     println!(
         "  path query:  p50 {}, p99 {} at concurrency {}   target p99 ≤ {}: {}",
         time(p50),

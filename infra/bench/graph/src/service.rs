@@ -14,6 +14,9 @@ use anyhow::Context;
 use six_bench_support::service::{RunningService, service_binary, service_command};
 use six_kit::testing::TestIssuer;
 use six_testkit::{TestDatabase, TestVhost};
+use sqlx::PgConnection;
+
+use crate::kept;
 
 /// The service binary's name, and its directory under `services/`.
 const BINARY: &str = "graph";
@@ -35,7 +38,8 @@ pub struct GraphProcess {
     pub vhost: TestVhost,
 }
 
-/// Starts the graph from `binary` with tokens from `issuer`, its database set up
+/// Starts the graph from `binary` with tokens from `issuer`, on a fresh database or
+/// a copy of the kept projection `copy_of`, set up
 /// with `database_settings` (PostgreSQL settings, `ALTER DATABASE ... SET`, for
 /// every connection the graph opens); returns once it is ready (`/readyz`:
 /// database up, relay and consumer connected, so its queue is declared and bound).
@@ -43,8 +47,12 @@ pub async fn start(
     binary: &Path,
     issuer: &TestIssuer,
     database_settings: &[(&str, String)],
+    copy_of: Option<&str>,
 ) -> anyhow::Result<GraphProcess> {
-    let database = TestDatabase::create().await;
+    let database = match copy_of {
+        Some(kept) => TestDatabase::copy_of(kept).await,
+        None => TestDatabase::create().await,
+    };
     for (name, value) in database_settings {
         let statement = format!(
             r#"ALTER DATABASE "{}" SET {name} = '{}'"#,
@@ -68,8 +76,17 @@ pub async fn start(
 }
 
 impl GraphProcess {
-    /// Sends SIGTERM and waits for the exit; then drops its database and vhost.
-    pub async fn stop(self) -> anyhow::Result<ExitStatus> {
-        self.service.stop().await
+    /// Sends SIGTERM and waits for the exit; then, with `keep` (a name and a label),
+    /// copies its database to that name; then drops its database and vhost.
+    pub async fn stop(
+        self,
+        admin: &mut PgConnection,
+        keep: Option<(&str, &str)>,
+    ) -> anyhow::Result<ExitStatus> {
+        let exit = self.service.stop().await?;
+        if let Some((name, label)) = keep {
+            kept::keep(admin, &self.database, name, label).await?;
+        }
+        Ok(exit)
     }
 }

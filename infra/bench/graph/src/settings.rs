@@ -36,6 +36,12 @@ pub struct Settings {
     /// many milliseconds goes to the server's log (`log_min_duration_statement`),
     /// to see where the time goes; it slows the run down.
     pub statement_log_ms: Option<u64>,
+    /// After the run, a copy of the projected database is kept under this name, for
+    /// [`Settings::from_projection`].
+    pub keep_projection: Option<String>,
+    /// The projection phase is skipped: the graph starts on a copy of this database,
+    /// kept by an earlier run with the same network ([`Settings::network_label`]).
+    pub from_projection: Option<String>,
 }
 
 const OPTIONS: &[OptionSpec] = &[
@@ -104,6 +110,16 @@ const OPTIONS: &[OptionSpec] = &[
         variable: "BENCH_STATEMENT_LOG_MS",
         help: "log the graph's statements taking at least this long to the PostgreSQL log (off; slows the run)",
     },
+    OptionSpec {
+        flag: "--keep-projection",
+        variable: "BENCH_KEEP_PROJECTION",
+        help: "after the run, keep a copy of the projected database under this name (off)",
+    },
+    OptionSpec {
+        flag: "--from-projection",
+        variable: "BENCH_FROM_PROJECTION",
+        help: "skip the projection: query a copy of this database, kept by --keep-projection with the same network (off)",
+    },
 ];
 
 /// The usage text.
@@ -149,12 +165,37 @@ impl Settings {
             min_free_disk_mb: options.get_or("--min-free-disk-mb", 500)?,
             keep_secs: options.get_or("--keep-secs", 0)?,
             statement_log_ms: options.get("--statement-log-ms")?,
+            keep_projection: options.get("--keep-projection")?,
+            from_projection: options.get("--from-projection")?,
         };
+        if settings.keep_projection.is_some() && settings.from_projection.is_some() {
+            return Err(
+                "--keep-projection and --from-projection exclude each other: the copy would \
+                 be of the copy"
+                    .to_owned(),
+            );
+        }
         Ok(Request::Run(settings))
     }
 }
 
 impl Settings {
+    /// What a kept projection holds: every setting that shapes the network and its
+    /// events (not the queries), stored as the database's comment and checked by
+    /// [`Settings::from_projection`].
+    pub fn network_label(&self) -> String {
+        format!(
+            "graph-load projection: users={} contacts-per-user={} community-users={} \
+             discoverable-percent={} batch-contacts={} seed={}",
+            self.shape.users,
+            self.shape.contacts_per_user,
+            self.shape.community_users,
+            self.shape.discoverable_percent,
+            self.batch_contacts,
+            self.shape.seed,
+        )
+    }
+
     /// The PostgreSQL settings of the graph's database these settings ask for.
     pub fn database_settings(&self) -> Vec<(&'static str, String)> {
         match self.statement_log_ms {
@@ -186,6 +227,12 @@ impl fmt::Display for Settings {
         )?;
         if let Some(ms) = self.statement_log_ms {
             write!(f, " statement-log-ms={ms}")?;
+        }
+        if let Some(name) = &self.keep_projection {
+            write!(f, " keep-projection={name}")?;
+        }
+        if let Some(name) = &self.from_projection {
+            write!(f, " from-projection={name}")?;
         }
         Ok(())
     }
@@ -239,6 +286,32 @@ mod tests {
             logged.database_settings()[0],
             ("log_min_duration_statement", "0".to_owned())
         );
+    }
+
+    #[test]
+    fn a_projection_is_kept_or_reused_not_both() {
+        let keep = run(Settings::parse(&args(&["--keep-projection", "kept"]), []));
+        let reuse = run(Settings::parse(&args(&["--from-projection", "kept"]), []));
+
+        assert_eq!(keep.keep_projection.as_deref(), Some("kept"));
+        assert_eq!(reuse.from_projection.as_deref(), Some("kept"));
+        assert!(
+            Settings::parse(
+                &args(&["--keep-projection", "a", "--from-projection", "b"]),
+                []
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_network_label_changes_with_the_network_not_with_the_queries() {
+        let base = run(Settings::parse(&[], []));
+        let more_queries = run(Settings::parse(&args(&["--queries", "10"]), []));
+        let other_seed = run(Settings::parse(&args(&["--seed", "2"]), []));
+
+        assert_eq!(base.network_label(), more_queries.network_label());
+        assert_ne!(base.network_label(), other_seed.network_label());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use anyhow::Context;
 use six_bench_graph::{
     disk::DiskGuard,
     events::{Accounts, EventCounts},
+    kept,
     network::Network,
     paths, projection, report, service,
     settings::{self, Settings},
@@ -42,6 +43,13 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     // Built first, so compiling it never overlaps a measurement.
     let binary = service::binary(settings.graph_binary.as_deref()).await?;
     let mut admin = postgres::connect_admin().await?;
+    let network_label = settings.network_label();
+    if let Some(name) = &settings.keep_projection {
+        kept::check_free(&mut admin, name).await?;
+    }
+    if let Some(name) = &settings.from_projection {
+        kept::check_matches(&mut admin, name, &network_label).await?;
+    }
     let disk = DiskGuard::for_postgres(&mut admin, settings.min_free_disk_mb * 1_000_000).await?;
     let quiet = cpu::Snapshot::take();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -64,20 +72,35 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     disk.check()?;
 
     let issuer = TestIssuer::start().await;
-    let mut graph = service::start(&binary, &issuer, &settings.database_settings()).await?;
+    let mut graph = service::start(
+        &binary,
+        &issuer,
+        &settings.database_settings(),
+        settings.from_projection.as_deref(),
+    )
+    .await?;
     let accounts = Accounts::new(&network);
     settle(&mut admin).await?;
-    let projection = projection::run(
-        &mut graph,
-        &network,
-        &accounts,
-        stats.persons,
-        settings.batch_contacts,
-        &disk,
-    )
-    .await
-    .context("projection phase")?;
-    report::projection(&projection);
+    let projection = match &settings.from_projection {
+        Some(name) => {
+            report::projection_skipped(name);
+            None
+        }
+        None => {
+            let projection = projection::run(
+                &mut graph,
+                &network,
+                &accounts,
+                stats.persons,
+                settings.batch_contacts,
+                &disk,
+            )
+            .await
+            .context("projection phase")?;
+            report::projection(&projection);
+            Some(projection)
+        }
+    };
 
     settle(&mut admin).await?;
     let paths = paths::run(
@@ -110,9 +133,18 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(settings.keep_secs)).await;
     }
     let log_problems = graph.service.log().problems();
-    let exit = graph.stop().await?;
+    let keep = settings
+        .keep_projection
+        .as_deref()
+        .map(|name| (name, network_label.as_str()));
+    let exit = graph.stop(&mut admin, keep).await?;
+    if let Some(name) = &settings.keep_projection {
+        println!(
+            "kept the projection as database {name}: rerun the queries with --from-projection {name}"
+        );
+    }
     report::summary(&report::Summary {
-        projection: &projection,
+        projection: projection.as_ref(),
         paths: &paths,
         memory_end,
         exit,
