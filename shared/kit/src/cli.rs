@@ -184,7 +184,7 @@ async fn execute<S: Service>(
             running.wait().await;
         }
         Command::Migrate => {
-            let pool = db::connect(&config.database)
+            let pool = db::connect(&config.database, S::DATABASE_SESSION)
                 .await
                 .map_err(CommandError::failed)?;
             db::migrate(&pool, S::migrator())

@@ -1,7 +1,13 @@
 //! The service database: pool and migrations.
 
 use secrecy::ExposeSecret;
-use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use std::str::FromStr;
+
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
 use crate::config::DatabaseConfig;
 
@@ -22,13 +28,21 @@ pub enum DatabaseError {
     },
 }
 
-/// Connects a pool; fails at once if the database cannot be reached.
+/// Connects a pool whose connections start with the `session` settings
+/// ([`Service::DATABASE_SESSION`](crate::Service::DATABASE_SESSION)); fails at once
+/// if the database cannot be reached.
 #[tracing::instrument(skip_all)]
-pub async fn connect(config: &DatabaseConfig) -> Result<PgPool, DatabaseError> {
+pub async fn connect(
+    config: &DatabaseConfig,
+    session: &[(&str, &str)],
+) -> Result<PgPool, DatabaseError> {
+    let options = PgConnectOptions::from_str(config.url.expose_secret())
+        .map_err(DatabaseError::Connect)?
+        .options(session.iter().copied());
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)
-        .connect(config.url.expose_secret())
+        .connect_with(options)
         .await
         .map_err(DatabaseError::Connect)
 }

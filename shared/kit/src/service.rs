@@ -57,6 +57,12 @@ pub trait Service: 'static {
         kit_defaults
     }
 
+    /// PostgreSQL settings every connection of the service's pool starts with, as
+    /// `SET` would set them (sent at connect, in the startup packet's `options`), over
+    /// the server's and the database's; none by default. The service's README lists
+    /// what it changes.
+    const DATABASE_SESSION: &'static [(&'static str, &'static str)] = &[];
+
     /// The service's migrations (`sqlx::migrate!()`), applied at boot after the bus's.
     fn migrator() -> &'static Migrator;
 
@@ -177,7 +183,7 @@ pub async fn start<S: Service>(
 ) -> Result<RunningService, StartError> {
     // Install the recorder before anything records a metric; earlier values would be lost.
     crate::metrics::handle();
-    let pool = db::connect(&config.database).await?;
+    let pool = db::connect(&config.database, S::DATABASE_SESSION).await?;
     db::migrate(&pool, S::migrator()).await?;
     let config = Arc::new(config);
     let background_stop = CancellationToken::new();

@@ -2,7 +2,12 @@
 
 use std::{sync::LazyLock, time::Duration};
 
-use axum::{Router, extract::State, http::StatusCode, routing::post};
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
 use serde::Deserialize;
 use six_events::{Envelope, auth::UserRegistered};
 use six_kit::{
@@ -57,6 +62,14 @@ async fn announce(State(pool): State<PgPool>) -> Result<Json<serde_json::Value>,
     })))
 }
 
+/// The session setting every connection of the pool starts with.
+async fn session(State(pool): State<PgPool>) -> Result<String, Problem> {
+    sqlx::query_scalar("SELECT current_setting('statement_timeout')")
+        .fetch_one(&pool)
+        .await
+        .map_err(Problem::internal)
+}
+
 async fn slow() -> &'static str {
     tokio::time::sleep(Duration::from_secs(5)).await;
     "too late"
@@ -66,6 +79,8 @@ impl Service for Echo {
     const NAME: &'static str = "echo";
     type Settings = ();
     type Handler = NoEvents;
+    const DATABASE_SESSION: &'static [(&'static str, &'static str)] =
+        &[("statement_timeout", "4321")];
 
     fn settings(_: &Env) -> Result<(), ConfigError> {
         Ok(())
@@ -81,8 +96,9 @@ impl Service for Echo {
             .route("/v1/slow", post(slow))
             .route(
                 "/v1/announcements",
-                post(announce).with_state(resources.pool),
-            );
+                post(announce).with_state(resources.pool.clone()),
+            )
+            .route("/v1/session", get(session).with_state(resources.pool));
         Ok(Parts {
             routes,
             handler: None,
@@ -237,6 +253,21 @@ async fn the_request_id_is_kept_when_given_and_made_up_otherwise() {
     let made_up = app.client().get(app.url("/healthz")).send().await.unwrap();
     let id = made_up.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+}
+
+#[tokio::test]
+async fn connections_start_with_the_service_s_database_session_settings() {
+    let app = TestApp::spawn::<Echo>().await;
+
+    let response = app
+        .client()
+        .get(app.url("/v1/session"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "4321ms");
 }
 
 #[tokio::test]
