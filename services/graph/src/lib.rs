@@ -36,6 +36,13 @@ impl Service for App {
         Settings::from_env(env)
     }
 
+    /// No parallel plans: path queries read a few thousand index entries, which
+    /// PostgreSQL otherwise splits across two extra worker processes once the
+    /// frontier is large enough, and starting them costs more CPU than the read,
+    /// with many queries running at once anyway.
+    const DATABASE_SESSION: &'static [(&'static str, &'static str)] =
+        &[("max_parallel_workers_per_gather", "0")];
+
     fn migrator() -> &'static Migrator {
         &MIGRATOR
     }

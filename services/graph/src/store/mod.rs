@@ -75,6 +75,11 @@ pub enum Target {
     User(Uuid),
 }
 
+/// A map keyed by person id with a fast hasher: path queries look up every edge
+/// they read (~10,000 a step) in maps like these, where the standard hasher was
+/// a tenth of the service's time. Ids are the graph's own, not chosen by clients.
+pub type IdMap<V> = HashMap<Uuid, V, foldhash::fast::RandomState>;
+
 /// The requesting user's own place in the graph.
 #[derive(Debug, Clone)]
 pub struct Viewer {
@@ -82,7 +87,7 @@ pub struct Viewer {
     /// The persons of the viewer's contact entries, with the viewer's name for each
     /// (the first entry's, when several entries are one person) and whether that
     /// person is a discoverable user.
-    pub contacts: HashMap<Uuid, ContactFacts>,
+    pub contacts: IdMap<ContactFacts>,
 }
 
 /// What the viewer's own entry says of a contact.

@@ -45,8 +45,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    Adjacent, ContactFacts, GraphStore, JoinedOwner, PersonFacts, StoreError, Target, Viewer,
-    postgres::lock_projection,
+    Adjacent, ContactFacts, GraphStore, IdMap, JoinedOwner, PersonFacts, StoreError, Target,
+    Viewer, postgres::lock_projection,
 };
 use crate::identity::{
     Evidence, IdentityKey, KeyFacts, NamedPerson, seeds_of_entry, seeds_of_new_entries, settle,
@@ -1006,7 +1006,7 @@ impl GraphStore for Neo4jGraph {
             return Ok(None);
         };
         let person_id = id(first, "me")?;
-        let mut contacts = HashMap::with_capacity(rows.len());
+        let mut contacts = IdMap::with_capacity_and_hasher(rows.len(), Default::default());
         for row in &rows {
             let Some(contact) = optional_id(row, "person_id")? else {
                 continue;

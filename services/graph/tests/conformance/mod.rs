@@ -7,12 +7,14 @@
 //! Hand-built cases are in `cases`; larger ones have modules of their own, their
 //! cases re-exported by `cases`: `generated` (paths on generated networks checked
 //! against networkx), `convergence` (events redelivered and reordered) and
-//! `fan_out` (an address book of 100,000 contacts).
+//! `fan_out` (an address book of 100,000 contacts). `counting` is a store that
+//! records the reads of questions, for the checks of what they cost.
 
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod cases;
 pub mod convergence;
+pub mod counting;
 pub mod fan_out;
 pub mod generated;
 

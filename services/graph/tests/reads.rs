@@ -1,0 +1,51 @@
+//! What questions read, counted at the store: the work behind an answer, which
+//! path queries keep small by widening the side of the search that reads less.
+
+mod conformance;
+
+use conformance::{LIMITS, contact, counting::counting_graph, email};
+use graph::network::{self, PathAnswer};
+
+/// me (private) knows Ann (discoverable) and two non-users; the target is a
+/// non-user whom two discoverable users, Una and Uli, know; Ann knows Una. After
+/// a step from each end, my side is the larger frontier (Ann and two persons)
+/// but the cheaper one: Ann's address book, against both Una's and Uli's.
+#[tokio::test]
+async fn a_path_widens_the_side_with_fewer_address_books_to_read() {
+    let graph = counting_graph().await;
+    let me = graph.user("me@x.org", "Me", false).await;
+    let ann = graph.user("ann@x.org", "Ann", true).await;
+    let una = graph.user("una@x.org", "Una", true).await;
+    let uli = graph.user("uli@x.org", "Uli", true).await;
+    graph
+        .import(
+            me,
+            vec![
+                contact("Ann", "ann@x.org"),
+                contact("cy", "cy@x.org"),
+                contact("di", "di@x.org"),
+            ],
+        )
+        .await;
+    graph.import(ann, vec![contact("Una", "una@x.org")]).await;
+    for user in [una, uli] {
+        graph.import(user, vec![contact("Tom", "tom@x.org")]).await;
+    }
+    let viewer = graph.viewer(me).await;
+    graph.store.take();
+
+    let answer = network::path(&graph.store, &viewer, &email("tom@x.org"), 6, LIMITS)
+        .await
+        .unwrap();
+
+    let PathAnswer::Connected { chain } = answer else {
+        panic!("me, Ann, Una, Tom are connected: {answer:?}");
+    };
+    let names: Vec<&str> = chain.iter().map(|person| person.name.as_str()).collect();
+    assert_eq!(names, ["Me", "Ann", "Una", "Tom"]);
+    // (frontier, of which discoverable users, edges read) per step: mine, Tom's,
+    // then mine again, with one address book (Ann's) rather than two.
+    let reads = graph.store.take().0;
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    assert_eq!((reads[2].0, reads[2].1), (3, 1), "{reads:?}");
+}
