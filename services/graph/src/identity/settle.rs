@@ -88,19 +88,31 @@ pub fn seeds_of_entry(keys: &[IdentityKey], owner_discoverable: bool) -> &[Ident
     }
 }
 
+/// What [`seeds_of_new_entries`] found about entries about to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntries {
+    /// The keys to settle.
+    pub seeds: Vec<IdentityKey>,
+    /// For each entry, in the order given, the person it goes on when it changes
+    /// nothing: the person its first key names now. `None` for an entry that is
+    /// settled (or has no keys). A settlement of other seeds may still move such an
+    /// entry, as it moves every entry whose first key it reassigns.
+    pub persons: Vec<Option<Uuid>>,
+}
+
 /// The seeds of entries about to be written — `(keys, whether the entry links)` —
 /// leaving out the entries that change nothing: one that does not link and whose
 /// first key names a person already, and one that links keys which all name one
 /// person already (the keys are then one component, or components tied to that
-/// one user, and stay so). Most entries of a growing graph are of this kind.
+/// one user, and stay so). Most entries of a growing graph are of this kind, and
+/// are written straight onto their person.
 pub async fn seeds_of_new_entries<'a, E: Evidence>(
     evidence: &mut E,
     entries: impl IntoIterator<Item = (&'a [IdentityKey], bool)>,
-) -> Result<Vec<IdentityKey>, StoreError> {
+) -> Result<NewEntries, StoreError> {
     let entries: Vec<&[IdentityKey]> = entries
         .into_iter()
         .map(|(keys, links)| seeds_of_entry(keys, links))
-        .filter(|keys| !keys.is_empty())
         .collect();
     let mut keys: Vec<IdentityKey> = entries
         .iter()
@@ -115,17 +127,24 @@ pub async fn seeds_of_new_entries<'a, E: Evidence>(
             .and_then(|facts| facts.named)
             .map(|n| n.person_id)
     };
-    let mut seeds: Vec<IdentityKey> = entries
-        .into_iter()
-        .filter(|keys| {
-            let first = named(&keys[0]);
-            first.is_none() || keys.iter().any(|key| named(key) != first)
+    let persons: Vec<Option<Uuid>> = entries
+        .iter()
+        .map(|keys| {
+            let first = named(keys.first()?)?;
+            keys.iter()
+                .all(|key| named(key) == Some(first))
+                .then_some(first)
         })
-        .flat_map(|keys| keys.iter().cloned())
+        .collect();
+    let mut seeds: Vec<IdentityKey> = entries
+        .iter()
+        .zip(&persons)
+        .filter(|(_, person)| person.is_none())
+        .flat_map(|(keys, _)| keys.iter().cloned())
         .collect();
     seeds.sort_unstable();
     seeds.dedup();
-    Ok(seeds)
+    Ok(NewEntries { seeds, persons })
 }
 
 /// Recomputes the persons of the keys around `seeds`; see the module.
@@ -456,7 +475,8 @@ mod tests {
                     let links = model.discoverable.contains(owner);
                     let seeds = seeds_of_new_entries(&mut model, [(keys.as_slice(), links)])
                         .await
-                        .unwrap();
+                        .unwrap()
+                        .seeds;
                     model.entries.push((*owner, keys.clone()));
                     seeds
                 }

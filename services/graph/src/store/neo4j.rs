@@ -830,7 +830,8 @@ impl GraphStore for Neo4jGraph {
                     .iter()
                     .map(|(_, keys)| (keys.as_slice(), owner_discoverable)),
             )
-            .await?;
+            .await?
+            .seeds;
             let mut keyed = Vec::new();
             let mut keyless = Vec::new();
             let mut pending = HashSet::new();

@@ -481,34 +481,39 @@ impl GraphStore for PostgresGraph {
             return Ok(());
         }
 
-        // Entries with keys are written on no person yet, then placed by the
-        // settlement; an entry without keys is a person of its own.
+        // An entry that changes no identity is written onto its person; one that
+        // does is written on no person yet, then placed by the settlement; an entry
+        // without keys is a person of its own.
         let mut entry_ids = Vec::with_capacity(fresh.len());
         let mut persons = Vec::with_capacity(fresh.len());
         let mut names = Vec::with_capacity(fresh.len());
         let mut entry_keys = Vec::with_capacity(fresh.len());
         let mut keyless = Vec::new();
-        let mut first_keys = Vec::new();
-        let seeds = seeds_of_new_entries(
+        let mut unplaced_first_keys = Vec::new();
+        let new_entries = seeds_of_new_entries(
             &mut PgEvidence(&mut *transaction),
             fresh
                 .iter()
                 .map(|(_, keys)| (keys.as_slice(), owner_discoverable)),
         )
         .await?;
-        for (contact, keys) in &fresh {
-            let person = if keys.is_empty() {
-                let person = Uuid::now_v7();
-                keyless.push(person);
-                person
-            } else {
-                Uuid::nil()
+        for ((contact, keys), known) in fresh.iter().zip(&new_entries.persons) {
+            let person = match (keys.first(), known) {
+                (None, _) => {
+                    let person = Uuid::now_v7();
+                    keyless.push(person);
+                    person
+                }
+                (Some(_), Some(person)) => *person,
+                (Some(first), None) => {
+                    unplaced_first_keys.push(first.clone());
+                    Uuid::nil()
+                }
             };
             entry_ids.push(contact.contact_id);
             persons.push(person);
             names.push(contact.full_name.as_str());
             entry_keys.push(IdentityKey::join(keys));
-            first_keys.extend(keys.first().cloned());
         }
         sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
             .bind(&keyless)
@@ -519,9 +524,10 @@ impl GraphStore for PostgresGraph {
                                 owner_discoverable, person_discoverable) \
              SELECT $1, e.contact_id, e.person_id, e.full_name, \
                     CASE WHEN e.keys = '' THEN '{}'::text[] ELSE string_to_array(e.keys, E'\\x1f') END, \
-                    $2, false \
+                    $2, coalesce(p.discoverable, false) \
              FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[]) \
                   AS e(contact_id, person_id, full_name, keys) \
+             LEFT JOIN persons p ON p.person_id = e.person_id \
              ON CONFLICT (owner_person_id, contact_id) DO NOTHING",
         )
         .bind(owner_person)
@@ -532,7 +538,7 @@ impl GraphStore for PostgresGraph {
         .bind(&entry_keys)
         .execute(&mut *transaction)
         .await?;
-        settle_and_place(transaction, seeds, first_keys).await
+        settle_and_place(transaction, new_entries.seeds, unplaced_first_keys).await
     }
 
     #[tracing::instrument(skip_all, fields(owner_id = %deleted.owner_id, contact_id = %deleted.contact_id))]
