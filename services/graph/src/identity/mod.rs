@@ -12,6 +12,7 @@ use six_events::importer::ImportedContact;
 
 pub use settle::{
     Evidence, KeyFacts, NamedPerson, Settlement, seeds_of_entry, seeds_of_new_entries, settle,
+    settle_new_entries,
 };
 
 /// A key that recognises one person, e.g. `email:ann@example.org`. Built only from

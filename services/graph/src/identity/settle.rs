@@ -19,6 +19,12 @@
 //! key): it reads, round by round, the keys linked to them, and returns what
 //! changed. A link that goes away had seeds at both ends, so every part of a person
 //! it splits is reached from a seed.
+//!
+//! Every key a linking entry holds names a person once settled (its component is
+//! supported by that entry), and so does every entry's first key. New entries are
+//! settled with [`settle_new_entries`], which relies on that: a key of theirs that
+//! named nobody before them is in no other entry, so its linking entries are among
+//! the new ones and are not searched for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -98,6 +104,12 @@ pub struct NewEntries {
     /// settled (or has no keys). A settlement of other seeds may still move such an
     /// entry, as it moves every entry whose first key it reassigns.
     pub persons: Vec<Option<Uuid>>,
+    /// The facts of the entries' seed keys as they are once the entries are
+    /// written: writing them makes their first keys first of an entry and
+    /// changes nothing else a settlement reads.
+    facts_after: HashMap<IdentityKey, KeyFacts>,
+    /// The keys of the entries that link.
+    links: Vec<Vec<IdentityKey>>,
 }
 
 /// The seeds of entries about to be written — `(keys, whether the entry links)` —
@@ -114,13 +126,22 @@ pub async fn seeds_of_new_entries<'a, E: Evidence>(
         .into_iter()
         .map(|(keys, links)| seeds_of_entry(keys, links))
         .collect();
+    // An entry's seeds are all its keys exactly when it links.
+    let links: Vec<Vec<IdentityKey>> = entries
+        .iter()
+        .filter(|keys| keys.len() > 1)
+        .map(|keys| keys.to_vec())
+        .collect();
     let mut keys: Vec<IdentityKey> = entries
         .iter()
         .flat_map(|keys| keys.iter().cloned())
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let facts = evidence.facts(&keys).await?;
+    let mut facts = evidence.facts(&keys).await?;
+    for key in &keys {
+        facts.entry(key.clone()).or_default();
+    }
     let named = |key: &IdentityKey| {
         facts
             .get(key)
@@ -144,7 +165,99 @@ pub async fn seeds_of_new_entries<'a, E: Evidence>(
         .collect();
     seeds.sort_unstable();
     seeds.dedup();
-    Ok(NewEntries { seeds, persons })
+    for first in entries.iter().filter_map(|keys| keys.first()) {
+        if let Some(facts) = facts.get_mut(first) {
+            facts.first_of_an_entry = true;
+        }
+    }
+    Ok(NewEntries {
+        seeds,
+        persons,
+        facts_after: facts,
+        links,
+    })
+}
+
+/// [`settle`] around the seeds of [`seeds_of_new_entries`], once the new entries
+/// that link are in the store: the same settlement, with fewer reads. The seeds' facts
+/// are the ones read before, and a key that named nobody (and is no account's) is
+/// linked only by the new entries (see the module).
+pub async fn settle_new_entries<E: Evidence + Send>(
+    evidence: &mut E,
+    new_entries: &NewEntries,
+) -> Result<Settlement, StoreError> {
+    settle(
+        &mut AfterNewEntries {
+            store: evidence,
+            new_entries,
+        },
+        new_entries.seeds.iter().cloned(),
+    )
+    .await
+}
+
+/// The evidence once new entries are written, answered from what
+/// [`seeds_of_new_entries`] read where it can.
+struct AfterNewEntries<'a, E> {
+    store: &'a mut E,
+    new_entries: &'a NewEntries,
+}
+
+impl<E: Evidence + Send> AfterNewEntries<'_, E> {
+    /// Whether nothing but the new entries can link `key`.
+    fn unheard_of(&self, key: &IdentityKey) -> bool {
+        self.new_entries
+            .facts_after
+            .get(key)
+            .is_some_and(|facts| facts.named.is_none() && facts.account_of.is_none())
+    }
+}
+
+impl<E: Evidence + Send> Evidence for AfterNewEntries<'_, E> {
+    async fn facts(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<HashMap<IdentityKey, KeyFacts>, StoreError> {
+        let known = &self.new_entries.facts_after;
+        let unread: Vec<IdentityKey> = keys
+            .iter()
+            .filter(|key| !known.contains_key(*key))
+            .cloned()
+            .collect();
+        let mut facts = if unread.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.facts(&unread).await?
+        };
+        for key in keys {
+            if let Some(recalled) = known.get(key) {
+                facts.insert(key.clone(), *recalled);
+            }
+        }
+        Ok(facts)
+    }
+
+    async fn linking_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
+        let (unheard, searched): (Vec<&IdentityKey>, Vec<&IdentityKey>) =
+            keys.iter().partition(|key| self.unheard_of(key));
+        let mut entries = if searched.is_empty() {
+            Vec::new()
+        } else {
+            let searched: Vec<IdentityKey> = searched.into_iter().cloned().collect();
+            self.store.linking_entries(&searched).await?
+        };
+        entries.extend(
+            self.new_entries
+                .links
+                .iter()
+                .filter(|link| link.iter().any(|key| unheard.contains(&key)))
+                .cloned(),
+        );
+        Ok(entries)
+    }
 }
 
 /// Recomputes the persons of the keys around `seeds`; see the module.
@@ -375,6 +488,8 @@ mod tests {
         accounts: BTreeMap<IdentityKey, Uuid>,
         users: BTreeSet<Uuid>,
         named: BTreeMap<IdentityKey, Uuid>,
+        /// Every key linking entries were searched for, in order.
+        searched: Vec<IdentityKey>,
     }
 
     impl Evidence for Model {
@@ -405,6 +520,7 @@ mod tests {
             &mut self,
             keys: &[IdentityKey],
         ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
+            self.searched.extend(keys.iter().cloned());
             Ok(self
                 .entries
                 .iter()
@@ -449,10 +565,16 @@ mod tests {
     /// One change to the evidence.
     #[derive(Debug, Clone)]
     enum Change {
-        Import(usize, Vec<IdentityKey>),
+        /// A batch of entries of one owner.
+        Import(usize, Vec<Vec<IdentityKey>>),
         Delete(usize, Vec<IdentityKey>),
         Discoverable(usize, bool),
         Register(usize),
+    }
+
+    /// A batch of one entry.
+    fn import(owner: usize, keys: Vec<IdentityKey>) -> Change {
+        Change::Import(owner, vec![keys])
     }
 
     /// User `owner`'s person id, the same in every run.
@@ -471,14 +593,20 @@ mod tests {
         }
         for change in changes {
             let seeds = match change {
-                Change::Import(owner, keys) => {
+                Change::Import(owner, batch) => {
                     let links = model.discoverable.contains(owner);
-                    let seeds = seeds_of_new_entries(&mut model, [(keys.as_slice(), links)])
-                        .await
-                        .unwrap()
-                        .seeds;
-                    model.entries.push((*owner, keys.clone()));
-                    seeds
+                    let new_entries = seeds_of_new_entries(
+                        &mut model,
+                        batch.iter().map(|keys| (keys.as_slice(), links)),
+                    )
+                    .await
+                    .unwrap();
+                    model
+                        .entries
+                        .extend(batch.iter().map(|keys| (*owner, keys.clone())));
+                    let settlement = settle_new_entries(&mut model, &new_entries).await.unwrap();
+                    model.apply(&settlement);
+                    continue;
                 }
                 Change::Delete(owner, keys) => {
                     let position = model
@@ -536,7 +664,7 @@ mod tests {
     #[tokio::test]
     async fn only_a_discoverable_owners_entry_joins_keys() {
         let (ann, bob) = (key("ann@a"), key("ann@b"));
-        let private = run(&[Change::Import(0, vec![ann.clone(), bob.clone()])], 1).await;
+        let private = run(&[import(0, vec![ann.clone(), bob.clone()])], 1).await;
         assert_eq!(
             private.persons(),
             BTreeSet::from([(None, BTreeSet::from([ann.clone()]))]),
@@ -545,7 +673,7 @@ mod tests {
         let shared = run(
             &[
                 Change::Discoverable(0, true),
-                Change::Import(0, vec![ann.clone(), bob.clone()]),
+                import(0, vec![ann.clone(), bob.clone()]),
             ],
             1,
         )
@@ -557,14 +685,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn new_entries_search_linking_entries_only_for_keys_that_named_someone() {
+        let (mail, phone, work) = (key("c@x"), key("c-phone"), key("c@work"));
+        let changes = [
+            Change::Discoverable(0, true),
+            import(0, vec![mail.clone(), phone.clone()]),
+        ];
+        let mut model = run(&changes, 1).await;
+        assert_eq!(
+            model.searched,
+            [],
+            "keys nobody named are linked only by the batch"
+        );
+
+        let entry = vec![work.clone(), phone.clone()];
+        let new_entries = seeds_of_new_entries(&mut model, [(entry.as_slice(), true)])
+            .await
+            .unwrap();
+        model.entries.push((0, entry));
+        let settlement = settle_new_entries(&mut model, &new_entries).await.unwrap();
+        model.apply(&settlement);
+        // The new entry's known key, then the key the search found linked to it.
+        assert_eq!(model.searched, [phone.clone(), mail.clone()]);
+        assert_eq!(
+            model.persons(),
+            BTreeSet::from([(None, BTreeSet::from([mail, phone, work]))])
+        );
+    }
+
+    #[tokio::test]
     async fn a_key_tied_to_two_accounts_joins_neither() {
         let phone = key("shared-line");
         let changes = [
             Change::Discoverable(2, true),
             Change::Register(0),
             Change::Register(1),
-            Change::Import(2, vec![account_key(0), phone.clone()]),
-            Change::Import(2, vec![account_key(1), phone.clone()]),
+            import(2, vec![account_key(0), phone.clone()]),
+            import(2, vec![account_key(1), phone.clone()]),
         ];
         let model = run(&changes, 3).await;
         assert_eq!(
@@ -582,9 +739,9 @@ mod tests {
         let (mail, phone) = (key("c@x"), key("c-phone"));
         let changes = [
             Change::Discoverable(0, true),
-            Change::Import(1, vec![mail.clone()]),
-            Change::Import(2, vec![phone.clone()]),
-            Change::Import(0, vec![mail.clone(), phone.clone()]),
+            import(1, vec![mail.clone()]),
+            import(2, vec![phone.clone()]),
+            import(0, vec![mail.clone(), phone.clone()]),
             Change::Delete(0, vec![mail.clone(), phone.clone()]),
         ];
         let model = run(&changes, 3).await;
@@ -603,8 +760,8 @@ mod tests {
         let mut model = run(
             &[
                 Change::Discoverable(0, true),
-                Change::Import(1, vec![mail.clone()]),
-                Change::Import(2, vec![phone.clone()]),
+                import(1, vec![mail.clone()]),
+                import(2, vec![phone.clone()]),
             ],
             3,
         )
@@ -638,12 +795,20 @@ mod tests {
             match random.u8(0..10) {
                 0..=4 => {
                     let owner = random.usize(0..owners);
-                    let mut keys: Vec<IdentityKey> = (0..random.usize(1..=3))
-                        .map(|_| pool[random.usize(0..pool.len())].clone())
+                    let batch: Vec<Vec<IdentityKey>> = (0..random.usize(1..=3))
+                        .map(|_| {
+                            let mut keys: Vec<IdentityKey> = Vec::new();
+                            for _ in 0..random.usize(1..=3) {
+                                let key = &pool[random.usize(0..pool.len())];
+                                if !keys.contains(key) {
+                                    keys.push(key.clone());
+                                }
+                            }
+                            keys
+                        })
                         .collect();
-                    keys.dedup();
-                    live.push((owner, keys.clone()));
-                    changes.push(Change::Import(owner, keys));
+                    live.extend(batch.iter().map(|keys| (owner, keys.clone())));
+                    changes.push(Change::Import(owner, batch));
                 }
                 5 | 6 if !live.is_empty() => {
                     let (owner, keys) = live.swap_remove(random.usize(0..live.len()));

@@ -49,7 +49,8 @@ use super::{
     Viewer, postgres::lock_projection,
 };
 use crate::identity::{
-    Evidence, IdentityKey, KeyFacts, NamedPerson, seeds_of_entry, seeds_of_new_entries, settle,
+    Evidence, IdentityKey, KeyFacts, NamedPerson, Settlement, seeds_of_entry, seeds_of_new_entries,
+    settle, settle_new_entries,
 };
 
 /// Where and how to reach Neo4j (`NEO4J_*`).
@@ -284,13 +285,8 @@ async fn set_display_name(
     Ok(())
 }
 
-/// The reads of [`settle`], in the projection's Neo4j transaction. `pending`: the
-/// first keys of entries about to be written (they are written on the person the
-/// settlement gives their first key, so they are not in the graph yet).
-struct Neo4jEvidence<'a> {
-    transaction: &'a mut Txn,
-    pending: HashSet<IdentityKey>,
-}
+/// The reads of [`settle`], in the projection's Neo4j transaction.
+struct Neo4jEvidence<'a>(&'a mut Txn);
 
 fn key_texts(keys: &[IdentityKey]) -> Vec<String> {
     keys.iter().map(|key| key.as_str().to_owned()).collect()
@@ -302,7 +298,7 @@ impl Evidence for Neo4jEvidence<'_> {
         keys: &[IdentityKey],
     ) -> Result<HashMap<IdentityKey, KeyFacts>, StoreError> {
         rows(
-            self.transaction,
+            self.0,
             query(
                 "UNWIND $keys AS key \
                  OPTIONAL MATCH (account:Person {account_key: key}) \
@@ -330,8 +326,7 @@ impl Evidence for Neo4jEvidence<'_> {
                         })
                     })
                     .transpose()?,
-                first_of_an_entry: row.get::<bool>("first_of_an_entry")?
-                    || self.pending.contains(&key),
+                first_of_an_entry: row.get("first_of_an_entry")?,
             };
             Ok((key, facts))
         })
@@ -343,7 +338,7 @@ impl Evidence for Neo4jEvidence<'_> {
         keys: &[IdentityKey],
     ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
         rows(
-            self.transaction,
+            self.0,
             query(
                 "UNWIND $keys AS key \
                  MATCH (:LinkKey {key: key})-[:IN]->(link:Link) \
@@ -365,20 +360,18 @@ impl Evidence for Neo4jEvidence<'_> {
 }
 
 /// Settles the persons around `seeds` and writes the result (see
-/// [`crate::identity::settle`]); `pending` as in [`Neo4jEvidence`].
-async fn settle_keys(
+/// [`crate::identity::settle`]).
+async fn settle_keys(transaction: &mut Txn, seeds: Vec<IdentityKey>) -> Result<(), StoreError> {
+    let settlement = settle(&mut Neo4jEvidence(&mut *transaction), seeds).await?;
+    write_settlement(transaction, &settlement).await
+}
+
+/// Writes a settlement: keys reassigned, the entries on them moved, persons
+/// retired.
+async fn write_settlement(
     transaction: &mut Txn,
-    seeds: Vec<IdentityKey>,
-    pending: HashSet<IdentityKey>,
+    settlement: &Settlement,
 ) -> Result<(), StoreError> {
-    let settlement = settle(
-        &mut Neo4jEvidence {
-            transaction: &mut *transaction,
-            pending,
-        },
-        seeds,
-    )
-    .await?;
     if settlement.closure.is_empty() {
         return Ok(());
     }
@@ -696,7 +689,7 @@ impl GraphStore for Neo4jGraph {
                     .param("key", key.as_str()),
             )
             .await?;
-            settle_keys(tx, vec![key], HashSet::new()).await?;
+            settle_keys(tx, vec![key]).await?;
             tx.run(
                 query(
                     "MATCH (p:Person {person_id: $person_id}) \
@@ -771,7 +764,7 @@ impl GraphStore for Neo4jGraph {
             } else {
                 remove_links(tx, person_id, None).await?;
             }
-            settle_keys(tx, seeds, HashSet::new()).await
+            settle_keys(tx, seeds).await
         })
         .await
     }
@@ -821,33 +814,30 @@ impl GraphStore for Neo4jGraph {
             if fresh.is_empty() {
                 return Ok(());
             }
-            let seeds = seeds_of_new_entries(
-                &mut Neo4jEvidence {
-                    transaction: &mut *tx,
-                    pending: HashSet::new(),
-                },
+            let new_entries = seeds_of_new_entries(
+                &mut Neo4jEvidence(&mut *tx),
                 fresh
                     .iter()
                     .map(|(_, keys)| (keys.as_slice(), owner_discoverable)),
             )
-            .await?
-            .seeds;
-            let mut keyed = Vec::new();
-            let mut keyless = Vec::new();
-            let mut pending = HashSet::new();
-            for (contact, keys) in &fresh {
-                match keys.first() {
-                    Some(first) => {
-                        pending.insert(first.clone());
-                        keyed.push(entry_map(contact, keys));
-                    }
-                    None => keyless.push(entry_map(contact, keys)),
-                }
-            }
+            .await?;
+            let (keyed, keyless): (Vec<_>, Vec<_>) =
+                fresh.iter().partition(|(_, keys)| !keys.is_empty());
+            let keyed: Vec<_> = keyed
+                .into_iter()
+                .map(|(contact, keys)| entry_map(contact, keys))
+                .collect();
+            let keyless: Vec<_> = keyless
+                .into_iter()
+                .map(|(contact, keys)| entry_map(contact, keys))
+                .collect();
             if owner_discoverable {
                 add_links(tx, owner_person, keyed.clone()).await?;
             }
-            settle_keys(tx, seeds, pending).await?;
+            // The entries are written on the persons the settlement gives their
+            // first keys: until then, only their links are in the graph.
+            let settlement = settle_new_entries(&mut Neo4jEvidence(&mut *tx), &new_entries).await?;
+            write_settlement(tx, &settlement).await?;
             let kind = entry_type(owner_discoverable);
             let on_keys = format!(
                 "MATCH (o:Person {{person_id: $owner_person}}) \
@@ -917,7 +907,7 @@ impl GraphStore for Neo4jGraph {
                 .collect();
             let shared: bool = row.get("shared")?;
             remove_links(tx, owner_person, Some(vec![deleted.contact_id.to_string()])).await?;
-            settle_keys(tx, seeds_of_entry(&keys, shared).to_vec(), HashSet::new()).await?;
+            settle_keys(tx, seeds_of_entry(&keys, shared).to_vec()).await?;
             delete_orphans(tx, &[person]).await
         })
         .await
@@ -982,7 +972,7 @@ impl GraphStore for Neo4jGraph {
             remove_links(tx, person, None).await?;
             seeds.sort_unstable();
             seeds.dedup();
-            settle_keys(tx, seeds, HashSet::new()).await?;
+            settle_keys(tx, seeds).await?;
             touched.sort_unstable();
             touched.dedup();
             delete_orphans(tx, &touched).await

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::identity::{
     Evidence, IdentityKey, KeyFacts, NamedPerson, Settlement, seeds_of_entry, seeds_of_new_entries,
-    settle,
+    settle, settle_new_entries,
 };
 
 /// The advisory lock key of projection writes ("graph" in ASCII).
@@ -171,20 +171,21 @@ async fn settle_keys(
     transaction: &mut PgConnection,
     seeds: impl IntoIterator<Item = IdentityKey>,
 ) -> Result<(), StoreError> {
-    settle_and_place(transaction, seeds, Vec::new()).await
+    let settlement = settle(&mut PgEvidence(&mut *transaction), seeds).await?;
+    write_settlement(transaction, &settlement, Vec::new()).await
 }
 
-/// [`settle_keys`], also placing the entries whose first key is in `placed_too`
-/// (new entries no settlement was needed for), in the same statement.
-async fn settle_and_place(
+/// Writes a settlement: keys reassigned, entries placed, persons retired; also
+/// places the entries whose first key is in `placed_too` (new entries written on
+/// no person), in the same statement.
+async fn write_settlement(
     transaction: &mut PgConnection,
-    seeds: impl IntoIterator<Item = IdentityKey>,
+    settlement: &Settlement,
     mut placed_too: Vec<IdentityKey>,
 ) -> Result<(), StoreError> {
-    let settlement = settle(&mut PgEvidence(&mut *transaction), seeds).await?;
     let settled = !settlement.closure.is_empty();
     if settled {
-        write_keys(transaction, &settlement).await?;
+        write_keys(transaction, settlement).await?;
     }
     placed_too.extend(settlement.closure.iter().cloned());
     placed_too.sort_unstable();
@@ -538,7 +539,9 @@ impl GraphStore for PostgresGraph {
         .bind(&entry_keys)
         .execute(&mut *transaction)
         .await?;
-        settle_and_place(transaction, new_entries.seeds, unplaced_first_keys).await
+        let settlement =
+            settle_new_entries(&mut PgEvidence(&mut *transaction), &new_entries).await?;
+        write_settlement(transaction, &settlement, unplaced_first_keys).await
     }
 
     #[tracing::instrument(skip_all, fields(owner_id = %deleted.owner_id, contact_id = %deleted.contact_id))]
