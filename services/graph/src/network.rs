@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::store::{Adjacent, GraphStore, IdMap, StoreError, Target, Viewer};
+use crate::store::{Adjacent, Contacts, GraphStore, IdMap, StoreError, Target, Viewer};
 
 /// Most hops a path may have (the product's "six degrees").
 pub const MAX_HOPS: u8 = 6;
@@ -135,16 +135,24 @@ impl<'a, S: GraphStore> Walk<'a, S> {
             || self.viewer.contacts.contains_key(&person)
     }
 
-    /// The edges the viewer may cross next to `frontier`, in no particular order; an
-    /// edge read from both of its ends is there twice.
-    async fn expand(&mut self, frontier: &[(Uuid, bool)]) -> Result<Vec<Adjacent>, NetworkError> {
+    /// The edges the viewer may cross next to `frontier` (of discoverable owners,
+    /// those to `contacts`), in no particular order; an edge read from both of its
+    /// ends is there twice.
+    async fn expand(
+        &mut self,
+        frontier: &[(Uuid, bool)],
+        contacts: Contacts,
+    ) -> Result<Vec<Adjacent>, NetworkError> {
         let persons: Vec<Uuid> = frontier.iter().map(|(person, _)| *person).collect();
         let owners: Vec<Uuid> = frontier
             .iter()
             .filter(|(_, discoverable)| *discoverable)
             .map(|(person, _)| *person)
             .collect();
-        let mut edges = self.store.shared_neighbours(&persons, &owners).await?;
+        let mut edges = self
+            .store
+            .shared_neighbours(&persons, &owners, contacts)
+            .await?;
         let me = self.viewer.person_id;
         for &person in &persons {
             if person == me {
@@ -182,7 +190,7 @@ impl<'a, S: GraphStore> Walk<'a, S> {
     /// The persons one step from the viewer, with whether each is a discoverable user.
     async fn first_degree(&mut self) -> Result<HashMap<Uuid, bool>, NetworkError> {
         let me = self.viewer.person_id;
-        let edges = self.expand(&[(me, false)]).await?;
+        let edges = self.expand(&[(me, false)], Contacts::All).await?;
         let reached: HashMap<Uuid, bool> = edges
             .into_iter()
             .filter(|edge| edge.to != me)
@@ -194,12 +202,16 @@ impl<'a, S: GraphStore> Walk<'a, S> {
 
     /// The edges the viewer may cross next to the persons of `first` (one step
     /// from the viewer): where the second degree is found.
-    async fn around(&mut self, first: &HashMap<Uuid, bool>) -> Result<Vec<Adjacent>, NetworkError> {
+    async fn around(
+        &mut self,
+        first: &HashMap<Uuid, bool>,
+        contacts: Contacts,
+    ) -> Result<Vec<Adjacent>, NetworkError> {
         let frontier: Frontier = first
             .iter()
             .map(|(person, flag)| (*person, *flag))
             .collect();
-        self.expand(&frontier).await
+        self.expand(&frontier, contacts).await
     }
 
     /// Whether `person` is a discoverable user (whose own entries may be crossed).
@@ -293,6 +305,26 @@ pub async fn path<S: GraphStore>(
         return Ok(PathAnswer::Connected { chain });
     }
     let target_discoverable = walk.is_discoverable(target).await?;
+    // The persons each side may step on from an owner's entry without their being
+    // discoverable users: from my side only the target (my contacts are one step
+    // from me already); from the target's, my contacts and me.
+    let mut private_ends = [
+        PrivateEnds::new(
+            (!target_discoverable)
+                .then_some(target)
+                .into_iter()
+                .collect(),
+        ),
+        PrivateEnds::new(
+            viewer
+                .contacts
+                .iter()
+                .filter(|(_, facts)| !facts.discoverable)
+                .map(|(person, _)| *person)
+                .chain([me])
+                .collect(),
+        ),
+    ];
 
     // Each side: distance from its end, the step it came from, its frontier.
     let mut sides = [Side::new(me, false), Side::new(target, target_discoverable)];
@@ -306,7 +338,11 @@ pub async fn path<S: GraphStore>(
             } else {
                 (1, 0)
             };
-        let edges = walk.expand(&sides[grow].frontier).await?;
+        let frontier = &sides[grow].frontier;
+        let mut edges = walk.expand(frontier, Contacts::OfDiscoverableUsers).await?;
+        private_ends[grow]
+            .add_owned(&walk, frontier, &mut edges)
+            .await?;
         let far_end = sides[other].origin;
         // Each person this step reaches, from the smallest frontier person next to
         // them: ties break the same way on every backend.
@@ -352,11 +388,75 @@ pub async fn path<S: GraphStore>(
     Ok(PathAnswer::NotConnected)
 }
 
-/// How many more edges a discoverable user in a frontier costs to widen than a
-/// person: all of their entries against the few discoverable users who name the
-/// person (about 200 against 20 in the benchmark's network; address books are
-/// larger in life, which makes the factor only more true).
-const ADDRESS_BOOK_WEIGHT: usize = 10;
+/// The edges of discoverable owners to some persons a path may step on who are not
+/// discoverable users (the viewer, the viewer's contacts, the target), by owner:
+/// read once, the first time a side of a path widens a discoverable owner, so that
+/// each step reads only the entries of discoverable users
+/// ([`Contacts::OfDiscoverableUsers`]).
+struct PrivateEnds {
+    persons: Vec<Uuid>,
+    by_owner: Option<IdMap<Vec<Uuid>>>,
+}
+
+impl PrivateEnds {
+    fn new(persons: Vec<Uuid>) -> Self {
+        Self {
+            persons,
+            by_owner: None,
+        }
+    }
+
+    /// Adds to `edges` those from the discoverable owners of `frontier` to these
+    /// persons.
+    async fn add_owned<S: GraphStore>(
+        &mut self,
+        walk: &Walk<'_, S>,
+        frontier: &[(Uuid, bool)],
+        edges: &mut Vec<Adjacent>,
+    ) -> Result<(), NetworkError> {
+        let owners: Vec<Uuid> = frontier
+            .iter()
+            .filter(|(_, discoverable)| *discoverable)
+            .map(|(owner, _)| *owner)
+            .collect();
+        if owners.is_empty() || self.persons.is_empty() {
+            return Ok(());
+        }
+        let by_owner = match &mut self.by_owner {
+            Some(by_owner) => by_owner,
+            unread => {
+                let named = walk
+                    .store
+                    .shared_neighbours(&self.persons, &[], Contacts::All)
+                    .await?;
+                let mut by_owner: IdMap<Vec<Uuid>> = IdMap::default();
+                for edge in named {
+                    by_owner.entry(edge.to).or_default().push(edge.from);
+                }
+                unread.insert(by_owner)
+            }
+        };
+        for owner in owners {
+            if let Some(persons) = by_owner.get(&owner) {
+                edges.extend(persons.iter().map(|&person| Adjacent {
+                    from: owner,
+                    to: person,
+                    to_discoverable: false,
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How much more a discoverable user in a frontier costs to widen than a person:
+/// the entries of discoverable users in their address book, as well as the
+/// discoverable users who name them, against those who name a person (in the
+/// benchmark's network about 32 + 32 index entries against 7, each read also
+/// costing a descent of an index). 1, 3 and 10 measured the same within noise
+/// when paths read only those entries; 10 was clearly better when they read
+/// every entry.
+const ADDRESS_BOOK_WEIGHT: usize = 3;
 
 /// What widening `frontier` costs, in units of about as many edges read as a
 /// person has discoverable users naming them.
@@ -413,7 +513,9 @@ pub async fn mutuals<S: GraphStore>(
     let mut walk = Walk::new(store, viewer, limits);
     let mine = walk.first_degree().await?;
     let other_discoverable = walk.is_discoverable(other).await?;
-    let theirs = walk.expand(&[(other, other_discoverable)]).await?;
+    let theirs = walk
+        .expand(&[(other, other_discoverable)], Contacts::All)
+        .await?;
     walk.count(theirs.len())?;
     let mut common: Vec<Uuid> = theirs
         .into_iter()
@@ -438,7 +540,8 @@ pub async fn suggestions<S: GraphStore>(
 ) -> Result<Vec<Suggestion>, NetworkError> {
     let mut walk = Walk::new(store, viewer, limits);
     let first = walk.first_degree().await?;
-    let edges = walk.around(&first).await?;
+    // Only discoverable users are suggested.
+    let edges = walk.around(&first, Contacts::OfDiscoverableUsers).await?;
     let mut mutual: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
     for edge in edges {
         let known = edge.to == viewer.person_id
@@ -480,7 +583,7 @@ pub async fn stats<S: GraphStore>(
     let mut frontier: Frontier = vec![(me, false)];
     let mut counts = [0usize; 3];
     for count in &mut counts {
-        let edges = walk.expand(&frontier).await?;
+        let edges = walk.expand(&frontier, Contacts::All).await?;
         let mut next = Vec::new();
         for edge in edges {
             if seen.insert(edge.to) {
@@ -512,7 +615,7 @@ pub async fn ego<S: GraphStore>(
     let mut walk = Walk::new(store, viewer, limits);
     let me = viewer.person_id;
     let first = walk.first_degree().await?;
-    let mut edges = walk.around(&first).await?;
+    let mut edges = walk.around(&first, Contacts::All).await?;
     edges.sort_unstable_by_key(|edge| (edge.to, edge.from));
     edges.dedup_by_key(|edge| (edge.to, edge.from));
     let mut second: HashMap<Uuid, usize> = HashMap::new();

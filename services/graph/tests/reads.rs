@@ -44,8 +44,41 @@ async fn a_path_widens_the_side_with_fewer_address_books_to_read() {
     let names: Vec<&str> = chain.iter().map(|person| person.name.as_str()).collect();
     assert_eq!(names, ["Me", "Ann", "Una", "Tom"]);
     // (frontier, of which discoverable users, edges read) per step: mine, Tom's,
-    // then mine again, with one address book (Ann's) rather than two.
+    // then mine again, with one address book (Ann's) rather than two; then, as
+    // my side widened an address book, the discoverable users naming Tom (who
+    // is not one), once.
     let reads = graph.store.take().0;
-    assert_eq!(reads.len(), 3, "{reads:?}");
+    assert_eq!(reads.len(), 4, "{reads:?}");
     assert_eq!((reads[2].0, reads[2].1), (3, 1), "{reads:?}");
+    assert_eq!(reads[3], (1, 0, 2), "{reads:?}");
+}
+
+/// A path reads, of the address books it widens, only the entries of discoverable
+/// users, and the few edges to the viewer's contacts and the target once: here
+/// Ann's entry of Una but not her hundred others.
+#[tokio::test]
+async fn a_path_reads_only_the_entries_it_may_step_along() {
+    let graph = counting_graph().await;
+    let me = graph.user("me@x.org", "Me", false).await;
+    let ann = graph.user("ann@x.org", "Ann", true).await;
+    let una = graph.user("una@x.org", "Una", true).await;
+    graph.import(me, vec![contact("Ann", "ann@x.org")]).await;
+    let mut anns = vec![contact("Una", "una@x.org")];
+    anns.extend((0..100).map(|i| contact(&format!("P{i}"), &format!("p{i}@x.org"))));
+    graph.import(ann, anns).await;
+    graph.import(una, vec![contact("Tom", "tom@x.org")]).await;
+    let viewer = graph.viewer(me).await;
+    graph.store.take();
+
+    let answer = network::path(&graph.store, &viewer, &email("tom@x.org"), 6, LIMITS)
+        .await
+        .unwrap();
+
+    let PathAnswer::Connected { chain } = answer else {
+        panic!("me, Ann, Una, Tom are connected: {answer:?}");
+    };
+    let names: Vec<&str> = chain.iter().map(|person| person.name.as_str()).collect();
+    assert_eq!(names, ["Me", "Ann", "Una", "Tom"]);
+    let edges_read: usize = graph.store.take().0.iter().map(|read| read.2).sum();
+    assert!(edges_read < 10, "{edges_read} edges read");
 }

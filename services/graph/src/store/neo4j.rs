@@ -45,8 +45,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    Adjacent, ContactFacts, GraphStore, IdMap, JoinedOwner, PersonFacts, StoreError, Target,
-    Viewer, postgres::lock_projection,
+    Adjacent, ContactFacts, Contacts, GraphStore, IdMap, JoinedOwner, PersonFacts, StoreError,
+    Target, Viewer, postgres::lock_projection,
 };
 use crate::identity::{
     Evidence, IdentityKey, KeyFacts, NamedPerson, Settlement, seeds_of_entry, seeds_of_new_entries,
@@ -1046,11 +1046,13 @@ impl GraphStore for Neo4jGraph {
         &self,
         frontier: &[Uuid],
         owners: &[Uuid],
+        contacts: Contacts,
     ) -> Result<Vec<Adjacent>, StoreError> {
         self.read(
             query(
                 "UNWIND $owners AS owner_id \
                  MATCH (:Person {person_id: owner_id})-[:KNOWS_SHARED]->(p:Person) \
+                 WHERE $every_contact OR p.discoverable \
                  RETURN owner_id AS from, p.person_id AS to, p.discoverable AS to_discoverable \
                  UNION ALL \
                  UNWIND $frontier AS person_id \
@@ -1058,7 +1060,8 @@ impl GraphStore for Neo4jGraph {
                  RETURN person_id AS from, o.person_id AS to, true AS to_discoverable",
             )
             .param("owners", id_list(owners))
-            .param("frontier", id_list(frontier)),
+            .param("frontier", id_list(frontier))
+            .param("every_contact", contacts == Contacts::All),
         )
         .await?
         .iter()

@@ -16,7 +16,8 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
-    Adjacent, ContactFacts, GraphStore, IdMap, JoinedOwner, PersonFacts, StoreError, Target, Viewer,
+    Adjacent, ContactFacts, Contacts, GraphStore, IdMap, JoinedOwner, PersonFacts, StoreError,
+    Target, Viewer,
 };
 use crate::identity::{
     Evidence, IdentityKey, KeyFacts, NamedPerson, Settlement, seeds_of_entry, seeds_of_new_entries,
@@ -704,23 +705,37 @@ impl GraphStore for PostgresGraph {
         &self,
         frontier: &[Uuid],
         owners: &[Uuid],
+        contacts: Contacts,
     ) -> Result<Vec<Adjacent>, StoreError> {
         // One row per owner and per frontier person, the edges as arrays: a step
         // reads ~10,000 edges, and a row costs far more to send and decode than an
-        // array element. Both halves are index-only scans (see the migrations).
-        let rows: Vec<(Uuid, Vec<Uuid>, Option<Vec<bool>>)> = sqlx::query_as(
-            "SELECT owner_person_id, array_agg(person_id), array_agg(person_discoverable) \
-             FROM knows WHERE owner_person_id = ANY($2) AND owner_discoverable \
-             GROUP BY owner_person_id \
-             UNION ALL \
-             SELECT person_id, array_agg(owner_person_id), NULL FROM knows \
-             WHERE person_id = ANY($1) AND owner_discoverable \
-             GROUP BY person_id",
-        )
-        .bind(frontier)
-        .bind(owners)
-        .fetch_all(&self.pool)
-        .await?;
+        // array element. Every part is an index-only scan (see the migrations).
+        let statement = match contacts {
+            Contacts::All => {
+                "SELECT owner_person_id, array_agg(person_id), array_agg(person_discoverable) \
+                 FROM knows WHERE owner_person_id = ANY($2) AND owner_discoverable \
+                 GROUP BY owner_person_id \
+                 UNION ALL \
+                 SELECT person_id, array_agg(owner_person_id), NULL FROM knows \
+                 WHERE person_id = ANY($1) AND owner_discoverable \
+                 GROUP BY person_id"
+            }
+            Contacts::OfDiscoverableUsers => {
+                "SELECT owner_person_id, array_agg(person_id), array_agg(true) \
+                 FROM knows \
+                 WHERE owner_person_id = ANY($2) AND owner_discoverable AND person_discoverable \
+                 GROUP BY owner_person_id \
+                 UNION ALL \
+                 SELECT person_id, array_agg(owner_person_id), NULL FROM knows \
+                 WHERE person_id = ANY($1) AND owner_discoverable \
+                 GROUP BY person_id"
+            }
+        };
+        let rows: Vec<(Uuid, Vec<Uuid>, Option<Vec<bool>>)> = sqlx::query_as(statement)
+            .bind(frontier)
+            .bind(owners)
+            .fetch_all(&self.pool)
+            .await?;
         let mut edges = Vec::with_capacity(rows.iter().map(|(_, to, _)| to.len()).sum());
         for (from, to, to_discoverable) in rows {
             match to_discoverable {

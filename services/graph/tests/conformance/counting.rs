@@ -7,7 +7,8 @@ use std::{
 };
 
 use graph::store::{
-    Adjacent, GraphStore, JoinedOwner, PersonFacts, PostgresGraph, StoreError, Target, Viewer,
+    Adjacent, Contacts, GraphStore, JoinedOwner, PersonFacts, PostgresGraph, StoreError, Target,
+    Viewer,
 };
 use six_events::{
     api::ProfileUpdated,
@@ -89,8 +90,12 @@ impl GraphStore for Counting {
         &self,
         frontier: &[Uuid],
         owners: &[Uuid],
+        contacts: Contacts,
     ) -> Result<Vec<Adjacent>, StoreError> {
-        let edges = self.inner.shared_neighbours(frontier, owners).await?;
+        let edges = self
+            .inner
+            .shared_neighbours(frontier, owners, contacts)
+            .await?;
         self.reads
             .lock()
             .unwrap()
