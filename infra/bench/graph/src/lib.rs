@@ -4,13 +4,15 @@
 //! relayed to the graph's vhost ([`publisher`]); the graph, as its own process
 //! ([`service`]), projects them ([`projection`]: KNOWS edges per second), then
 //! answers path queries for random pairs at concurrency 8 ([`paths`]); its peak
-//! memory is read from `/proc`. [`kept`] keeps a projection for later runs of the
+//! memory is read from `/proc`. Between the two, [`autovacuum`] catches up with
+//! the written edges, as between imports. [`kept`] keeps a projection for later runs of the
 //! queries alone. [`disk`] stops a run before it fills the disk the
 //! shared servers write to; [`report`] prints it all. What the benchmarks share
 //! (running a service, latencies, CPU, PostgreSQL) is `six_bench_support`'s.
 //!
 //! These print figures; they assert nothing. See `infra/bench/README.md`.
 
+pub mod autovacuum;
 pub mod disk;
 pub mod events;
 pub mod kept;

@@ -11,6 +11,7 @@ use six_bench_support::{
 };
 
 use crate::{
+    autovacuum::CatchUp,
     events::EventCounts,
     network::{self, NetworkStats},
     paths::{self, PathFigures, TargetKind},
@@ -114,6 +115,22 @@ pub fn network(stats: &NetworkStats, events: &EventCounts, settings: &Settings, 
 /// The projection phase, skipped: the graph runs on a copy of a kept projection.
 pub fn projection_skipped(kept: &str) {
     println!("== projection: skipped, the graph runs on a copy of {kept} (--from-projection) ==");
+    println!();
+}
+
+/// The wait for autovacuum between the projection and the queries.
+pub fn autovacuum(catch_up: &CatchUp) {
+    if catch_up.caught_up {
+        println!(
+            "== autovacuum: nothing left to do on `knows` after {} ==",
+            time(catch_up.waited)
+        );
+    } else {
+        println!(
+            "== autovacuum: NOT caught up with `knows` after {}; the queries run anyway ==",
+            time(catch_up.waited)
+        );
+    }
     println!();
 }
 

@@ -11,6 +11,7 @@ use std::{
 
 use anyhow::Context;
 use six_bench_graph::{
+    autovacuum,
     disk::DiskGuard,
     events::{Accounts, EventCounts},
     kept,
@@ -98,6 +99,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             .await
             .context("projection phase")?;
             report::projection(&projection);
+            let catch_up = autovacuum::catch_up(&graph.database.pool()).await?;
+            report::autovacuum(&catch_up);
             Some(projection)
         }
     };
