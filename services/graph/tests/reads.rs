@@ -3,8 +3,27 @@
 
 mod conformance;
 
-use conformance::{LIMITS, contact, counting::counting_graph, email};
+use conformance::{
+    Graph, LIMITS, contact,
+    counting::{Counting, counting_graph},
+    email,
+};
 use graph::network::{self, PathAnswer};
+use uuid::Uuid;
+
+/// The names along the path from `viewer` to `target`, who must be connected,
+/// with the store's count of reads taken just before.
+async fn path_names(graph: &Graph<Counting>, viewer: Uuid, target: &str) -> Vec<String> {
+    let viewer = graph.viewer(viewer).await;
+    graph.store.take();
+    let answer = network::path(&graph.store, &viewer, &email(target), 6, LIMITS)
+        .await
+        .unwrap();
+    let PathAnswer::Connected { chain } = answer else {
+        panic!("{target} is connected: {answer:?}");
+    };
+    chain.into_iter().map(|person| person.name).collect()
+}
 
 /// me (private) knows Ann (discoverable) and two non-users; the target is a
 /// non-user whom two discoverable users, Una and Uli, know; Ann knows Una. After
@@ -31,18 +50,10 @@ async fn a_path_widens_the_side_with_fewer_address_books_to_read() {
     for user in [una, uli] {
         graph.import(user, vec![contact("Tom", "tom@x.org")]).await;
     }
-    let viewer = graph.viewer(me).await;
-    graph.store.take();
-
-    let answer = network::path(&graph.store, &viewer, &email("tom@x.org"), 6, LIMITS)
-        .await
-        .unwrap();
-
-    let PathAnswer::Connected { chain } = answer else {
-        panic!("me, Ann, Una, Tom are connected: {answer:?}");
-    };
-    let names: Vec<&str> = chain.iter().map(|person| person.name.as_str()).collect();
-    assert_eq!(names, ["Me", "Ann", "Una", "Tom"]);
+    assert_eq!(
+        path_names(&graph, me, "tom@x.org").await,
+        ["Me", "Ann", "Una", "Tom"]
+    );
     // (frontier, of which discoverable users, edges read) per step: mine, Tom's,
     // then mine again, with one address book (Ann's) rather than two; then, as
     // my side widened an address book, the discoverable users naming Tom (who
@@ -67,18 +78,10 @@ async fn a_path_reads_only_the_entries_it_may_step_along() {
     anns.extend((0..100).map(|i| contact(&format!("P{i}"), &format!("p{i}@x.org"))));
     graph.import(ann, anns).await;
     graph.import(una, vec![contact("Tom", "tom@x.org")]).await;
-    let viewer = graph.viewer(me).await;
-    graph.store.take();
-
-    let answer = network::path(&graph.store, &viewer, &email("tom@x.org"), 6, LIMITS)
-        .await
-        .unwrap();
-
-    let PathAnswer::Connected { chain } = answer else {
-        panic!("me, Ann, Una, Tom are connected: {answer:?}");
-    };
-    let names: Vec<&str> = chain.iter().map(|person| person.name.as_str()).collect();
-    assert_eq!(names, ["Me", "Ann", "Una", "Tom"]);
+    assert_eq!(
+        path_names(&graph, me, "tom@x.org").await,
+        ["Me", "Ann", "Una", "Tom"]
+    );
     let edges_read: usize = graph.store.take().0.iter().map(|read| read.2).sum();
     assert!(edges_read < 10, "{edges_read} edges read");
 }
