@@ -10,6 +10,7 @@ pub mod store;
 
 use std::sync::{Arc, LazyLock};
 
+use six_bus::BusConfig;
 use six_kit::{
     Parts, Resources, Service,
     auth::TokenVerifier,
@@ -42,6 +43,18 @@ impl Service for App {
     /// with many queries running at once anyway.
     const DATABASE_SESSION: &'static [(&'static str, &'static str)] =
         &[("max_parallel_workers_per_gather", "0")];
+
+    /// Every projection write takes one lock (`store/postgres.rs`), so batches of
+    /// events are applied one after another whatever the concurrency, and each
+    /// batch waiting for the lock holds a pooled connection that questions over
+    /// HTTP then wait for. Two at a time: one is read while the other holds the
+    /// lock.
+    fn bus_defaults(kit_defaults: BusConfig) -> BusConfig {
+        BusConfig {
+            max_concurrent_handlers: 2,
+            ..kit_defaults
+        }
+    }
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR
