@@ -26,7 +26,7 @@
 //! named nobody before them is in no other entry, so its linking entries are among
 //! the new ones and are not searched for.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -182,18 +182,97 @@ pub async fn seeds_of_new_entries<'a, E: Evidence>(
 /// that link are in the store: the same settlement, with fewer reads. The seeds' facts
 /// are the ones read before, and a key that named nobody (and is no account's) is
 /// linked only by the new entries (see the module).
+///
+/// Most new entries that link only add keys to one person: the keys they link
+/// name that one person or nobody yet (a person's profile URL or phone number
+/// seen for the first time). Such keys go to that person without reading the
+/// person's other keys, when every group of seeds the new entries link is of this
+/// kind or names nobody at all; a group that names two persons or more (a merge,
+/// a tie to a second account) settles the whole batch as [`settle`] does.
 pub async fn settle_new_entries<E: Evidence + Send>(
     evidence: &mut E,
     new_entries: &NewEntries,
 ) -> Result<Settlement, StoreError> {
-    settle(
-        &mut AfterNewEntries {
-            store: evidence,
-            new_entries,
-        },
-        new_entries.seeds.iter().cloned(),
-    )
-    .await
+    let mut store = AfterNewEntries {
+        store: evidence,
+        new_entries,
+    };
+    let Some(groups) = new_entries.groups() else {
+        return settle(&mut store, new_entries.seeds.iter().cloned()).await;
+    };
+    let mut settlement = settle(&mut store, groups.unheard).await?;
+    for (key, person) in groups.extending {
+        settlement.closure.push(key.clone());
+        settlement.reassigned.push((key, Some(person)));
+    }
+    Ok(settlement)
+}
+
+/// The seeds of new entries by group (keys the new entries link, directly or
+/// through each other), when no group names two persons or more.
+struct SeedGroups {
+    /// Seeds of groups that name nobody yet: settled, without searches.
+    unheard: Vec<IdentityKey>,
+    /// Keys that named nobody, in groups that name one person: theirs now.
+    extending: Vec<(IdentityKey, Uuid)>,
+}
+
+impl NewEntries {
+    /// The seeds by group, or `None` when a group names two persons or more.
+    fn groups(&self) -> Option<SeedGroups> {
+        let keys: Vec<&IdentityKey> = {
+            let mut keys: Vec<&IdentityKey> = self
+                .seeds
+                .iter()
+                .chain(self.links.iter().flatten())
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            keys
+        };
+        let index: HashMap<&IdentityKey, usize> =
+            keys.iter().enumerate().map(|(i, key)| (*key, i)).collect();
+        let mut groups = Components::new(keys.len());
+        for link in &self.links {
+            for pair in link.windows(2) {
+                groups.join(index[&pair[0]], index[&pair[1]]);
+            }
+        }
+        // The one person each group names, if any: `Err` for two or more.
+        let mut named: HashMap<usize, Option<Uuid>> = HashMap::new();
+        for (member, key) in keys.iter().enumerate() {
+            let facts = self.facts_after.get(*key).copied().unwrap_or_default();
+            let person = match (facts.named, facts.account_of) {
+                (Some(named), _) => Some(named.person_id),
+                // An account key naming nobody: not a state settling leaves.
+                (None, Some(_)) => return None,
+                (None, None) => None,
+            };
+            let group = named.entry(groups.root(member)).or_insert(None);
+            match (*group, person) {
+                (_, None) => {}
+                (None, Some(person)) => *group = Some(person),
+                (Some(one), Some(other)) if one == other => {}
+                (Some(_), Some(_)) => return None,
+            }
+        }
+        let mut unheard = Vec::new();
+        let mut extending = Vec::new();
+        let seeds: HashSet<&IdentityKey> = self.seeds.iter().collect();
+        for (member, key) in keys.iter().enumerate() {
+            let heard = self
+                .facts_after
+                .get(*key)
+                .is_some_and(|facts| facts.named.is_some());
+            match named[&groups.root(member)] {
+                Some(person) if !heard => extending.push(((*key).clone(), person)),
+                Some(_) => {}
+                None if seeds.contains(key) => unheard.push((*key).clone()),
+                None => {}
+            }
+        }
+        Some(SeedGroups { unheard, extending })
+    }
 }
 
 /// The evidence once new entries are written, answered from what
@@ -685,31 +764,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn new_entries_search_linking_entries_only_for_keys_that_named_someone() {
-        let (mail, phone, work) = (key("c@x"), key("c-phone"), key("c@work"));
-        let changes = [
+    async fn new_entries_search_linking_entries_only_to_join_persons() {
+        let (mail, phone, work, other) = (key("c@x"), key("c-phone"), key("c@work"), key("d@x"));
+        let mut changes = vec![
             Change::Discoverable(0, true),
             import(0, vec![mail.clone(), phone.clone()]),
         ];
-        let mut model = run(&changes, 1).await;
+        let model = run(&changes, 1).await;
         assert_eq!(
             model.searched,
             [],
             "keys nobody named are linked only by the batch"
         );
 
-        let entry = vec![work.clone(), phone.clone()];
-        let new_entries = seeds_of_new_entries(&mut model, [(entry.as_slice(), true)])
-            .await
-            .unwrap();
-        model.entries.push((0, entry));
-        let settlement = settle_new_entries(&mut model, &new_entries).await.unwrap();
-        model.apply(&settlement);
-        // The new entry's known key, then the key the search found linked to it.
-        assert_eq!(model.searched, [phone.clone(), mail.clone()]);
+        // A key of the person seen for the first time: theirs, without a search.
+        changes.push(import(0, vec![work.clone(), phone.clone()]));
+        let model = run(&changes, 1).await;
+        assert_eq!(model.searched, []);
         assert_eq!(
             model.persons(),
-            BTreeSet::from([(None, BTreeSet::from([mail, phone, work]))])
+            BTreeSet::from([(
+                None,
+                BTreeSet::from([mail.clone(), phone.clone(), work.clone()])
+            )])
+        );
+
+        // An entry joining two persons: the persons' keys are read.
+        changes.push(import(0, vec![other.clone()]));
+        changes.push(import(0, vec![other.clone(), work.clone()]));
+        let model = run(&changes, 1).await;
+        assert_eq!(
+            model.searched,
+            [work.clone(), other.clone(), phone.clone(), mail.clone()]
+        );
+        assert_eq!(
+            model.persons(),
+            BTreeSet::from([(None, BTreeSet::from([mail, phone, work, other]))])
         );
     }
 
