@@ -238,7 +238,8 @@ impl NewEntries {
                 groups.join(index[&pair[0]], index[&pair[1]]);
             }
         }
-        // The one person each group names, if any: `Err` for two or more.
+        // The one person the keys of each group name, if any; none at all when
+        // a group names two persons.
         let mut named: HashMap<usize, Option<Uuid>> = HashMap::new();
         for (member, key) in keys.iter().enumerate() {
             let facts = self.facts_after.get(*key).copied().unwrap_or_default();
