@@ -24,6 +24,7 @@ use six_kit::{
 };
 use sqlx::migrate::Migrator;
 
+pub use consumers::Triggers;
 pub use settings::Settings;
 
 /// The service's own migrations (the outbox and inbox come from `six-bus`).

@@ -7,8 +7,11 @@ use common::{
     Notifier, PUBLIC_URL, address_of, contact_joined, deleted, import_completed, import_failed,
     registered,
 };
+use notifier::Triggers;
 use reqwest::StatusCode;
 use serde_json::json;
+use six_bus::{Handler, IncomingEvent};
+use six_events::DomainEvent;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -383,4 +386,70 @@ async fn a_deleted_account_leaves_no_row_about_the_user_and_gets_nothing_more() 
         to_user, 2,
         "the welcome and the import summary, nothing after the deletion"
     );
+}
+
+#[tokio::test]
+async fn events_handled_together_raise_what_they_would_one_by_one() {
+    // Arrange: Ann is known; Bob registers in the batch, after a contact of his
+    // joined (one by one, that notice finds no recipient and is dropped); Cy
+    // registers and is deleted in it.
+    let notifier = Notifier::start().await;
+    let (ann, bob, cy) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    notifier.register(ann, "Ann").await;
+    let events: Vec<DomainEvent> = vec![
+        contact_joined(bob, "before Bob").into(),
+        contact_joined(ann, "for Ann").into(),
+        registered(bob, "Bob").into(),
+        registered(cy, "Cy").into(),
+        import_completed(bob, 3, 0).into(),
+        import_completed(cy, 1, 0).into(),
+        deleted(cy).into(),
+        contact_joined(ann, "for Ann again").into(),
+    ];
+    let incoming: Vec<IncomingEvent> = events.iter().map(IncomingEvent::new).collect();
+
+    // Act: the whole batch in one transaction, as the consumer hands it over.
+    let pool = notifier.app.pool();
+    let mut transaction = pool.begin().await.unwrap();
+    Triggers
+        .handle_all(&incoming, &mut transaction)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    // Assert
+    let kinds_of = |user: Uuid| {
+        let pool = pool.clone();
+        async move {
+            let kinds: Vec<String> = sqlx::query_scalar(
+                "SELECT kind FROM notifications WHERE user_id = $1 ORDER BY notification_id",
+            )
+            .bind(user)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            kinds
+        }
+    };
+    assert_eq!(
+        kinds_of(ann).await,
+        ["welcome", "contact_joined", "contact_joined"]
+    );
+    assert_eq!(kinds_of(bob).await, ["welcome", "import_completed"]);
+    assert!(kinds_of(cy).await.is_empty());
+    let recipients: Vec<Uuid> =
+        sqlx::query_scalar("SELECT user_id FROM recipients ORDER BY user_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(recipients, [ann, bob]);
+    let email_deliveries: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries JOIN notifications USING (notification_id) \
+         WHERE channel = 'email' AND notifications.user_id = ANY($1)",
+    )
+    .bind([ann, bob])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(email_deliveries, 5, "an e-mail for each notification");
 }

@@ -15,7 +15,8 @@
 //!
 //! Batching: deliveries that are already waiting when a handler slot frees up (up to
 //! `handler_batch_size`) are applied in one transaction, one inbox insert for all,
-//! the handler once per event, one commit, then one ack each, sent together. If
+//! one [`Handler::handle_all`] call for the events the inbox let through (by default
+//! [`Handler::handle`] once per event), one commit, then one ack each, sent together. If
 //! anything in the batch fails, the transaction is rolled back and each event is
 //! applied again on its own, so a failure settles (retries or parks) only the
 //! event that caused it.
@@ -102,6 +103,87 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send {
         let _ = transaction;
         std::future::ready(Ok(()))
+    }
+
+    /// Applies the events of one transaction, in the order they were delivered:
+    /// those the inbox let through, one or more. The default hands each to
+    /// [`Handler::handle`] within the event's trace context and span. A handler
+    /// whose effects cost fewer statements written together overrides this: it
+    /// applies every event or fails as a whole (the events are then applied again
+    /// one by one), and runs what belongs to one event (a log line, a publish)
+    /// inside [`IncomingEvent::within`].
+    fn handle_all(
+        &self,
+        events: &[IncomingEvent<'_>],
+        transaction: &mut PgConnection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        async move {
+            for event in events {
+                event
+                    .within(self.handle(event.event, &mut *transaction))
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An event handed to [`Handler::handle_all`], with the trace it continues and the
+/// span its handling is logged in.
+pub struct IncomingEvent<'a> {
+    event: &'a DomainEvent,
+    context: TraceContext,
+    span: tracing::Span,
+}
+
+impl<'a> IncomingEvent<'a> {
+    /// An event handed over by something other than a consumer (a replay, a
+    /// test): its handling continues the producer's trace, as a first attempt.
+    pub fn new(event: &'a DomainEvent) -> Self {
+        Self::attempted(event, 1)
+    }
+
+    /// A delivered event: its span also says how many times it was tried.
+    fn delivered(delivery: &Delivery, event: &'a DomainEvent) -> Self {
+        Self::attempted(
+            event,
+            headers::attempts(&delivery.properties).saturating_add(1),
+        )
+    }
+
+    fn attempted(event: &'a DomainEvent, attempt: u32) -> Self {
+        let meta = event.meta();
+        let correlation_id = meta
+            .correlation_id
+            .clone()
+            .unwrap_or_else(|| meta.id.to_string());
+        let context = TraceContext::continue_from(meta.traceparent.as_deref(), correlation_id);
+        let span = tracing::info_span!(
+            "handle_event",
+            event_id = %meta.id,
+            event_type = %meta.event_type,
+            trace_id = %context.trace_id(),
+            correlation_id = %context.correlation_id,
+            attempt,
+        );
+        Self {
+            event,
+            context,
+            span,
+        }
+    }
+
+    pub fn event(&self) -> &'a DomainEvent {
+        self.event
+    }
+
+    /// Runs `work` as part of this event: in its trace context (events published
+    /// continue the trace) and its span.
+    pub async fn within<F: Future>(&self, work: F) -> F::Output {
+        self.context
+            .clone()
+            .scope(work.instrument(self.span.clone()))
+            .await
     }
 }
 
@@ -368,7 +450,8 @@ impl<H: Handler> Shared<H> {
             Ok(_) => {}
             Err(error) => return Outcome::Failed(format!("inbox insert failed: {error}")),
         }
-        let handled = match self.run_handler(delivery, event, &mut transaction).await {
+        let incoming = [IncomingEvent::delivered(delivery, event)];
+        let handled = match self.handler.handle_all(&incoming, &mut transaction).await {
             Ok(()) => self.handler.before_commit(&mut transaction).await,
             failed => failed,
         };
@@ -407,17 +490,22 @@ impl<H: Handler> Shared<H> {
         .into_iter()
         .collect();
         let mut outcomes = Vec::with_capacity(batch.len());
+        let mut incoming = Vec::with_capacity(first_time.len());
         for (delivery, event) in batch {
             // `remove`: an event delivered twice in one batch is applied once.
-            if !first_time.remove(&event.meta().id) {
+            if first_time.remove(&event.meta().id) {
+                incoming.push(IncomingEvent::delivered(delivery, event));
+                outcomes.push(Outcome::Handled);
+            } else {
                 tracing::debug!(event_id = %event.meta().id, "event already handled");
                 outcomes.push(Outcome::Duplicate);
-                continue;
             }
-            self.run_handler(delivery, event, &mut transaction)
+        }
+        if !incoming.is_empty() {
+            self.handler
+                .handle_all(&incoming, &mut transaction)
                 .await
-                .map_err(|error| format!("event {}: {error}", event.meta().id))?;
-            outcomes.push(Outcome::Handled);
+                .map_err(|error| format!("handler: {error}"))?;
         }
         self.handler
             .before_commit(&mut transaction)
@@ -428,32 +516,6 @@ impl<H: Handler> Shared<H> {
             .await
             .map_err(|error| format!("commit failed: {error}"))?;
         Ok(outcomes)
-    }
-
-    /// Runs the handler for one event within the event's trace context and span.
-    async fn run_handler(
-        &self,
-        delivery: &Delivery,
-        event: &DomainEvent,
-        transaction: &mut PgConnection,
-    ) -> Result<(), HandlerError> {
-        let meta = event.meta();
-        let correlation_id = meta
-            .correlation_id
-            .clone()
-            .unwrap_or_else(|| meta.id.to_string());
-        let context = TraceContext::continue_from(meta.traceparent.as_deref(), correlation_id);
-        let span = tracing::info_span!(
-            "handle_event",
-            event_id = %meta.id,
-            event_type = %meta.event_type,
-            trace_id = %context.trace_id(),
-            correlation_id = %context.correlation_id,
-            attempt = headers::attempts(&delivery.properties) + 1,
-        );
-        context
-            .scope(self.handler.handle(event, transaction).instrument(span))
-            .await
     }
 
     /// Acts on a delivery's outcome: nothing more when handled, otherwise a copy to a

@@ -25,7 +25,7 @@ pub mod wakeup;
 
 pub use config::{BusConfig, DEFAULT_EXCHANGE, QueueType};
 pub use connection::{BrokerLink, DEFAULT_FRAME_MAX_BYTES};
-pub use consumer::{Consumer, Handler, HandlerError};
+pub use consumer::{Consumer, Handler, HandlerError, IncomingEvent};
 pub use error::BusError;
 pub use outbox::{Relay, discard_unsent, publish, publish_all};
 pub use trace::TraceContext;

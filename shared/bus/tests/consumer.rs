@@ -9,9 +9,13 @@ use common::{
     Amqp, DEADLINE, SERVICE, TestHandler, commit, config, effects_of, migrated_database,
     start_consumer, start_relay, user_registered, wait_for_effect,
 };
-use six_bus::{QueueType, parking, topology::Topology};
+use std::sync::{Arc, Mutex};
+
+use six_bus::{Handler, HandlerError, IncomingEvent, QueueType, parking, topology::Topology};
 use six_events::DomainEvent;
 use six_testkit::TestVhost;
+use sqlx::PgConnection;
+use uuid::Uuid;
 
 #[tokio::test]
 async fn the_same_event_delivered_twice_has_one_effect() {
@@ -210,5 +214,90 @@ async fn a_failure_in_a_batch_parks_only_its_event_and_every_other_event_applies
             wait_for_effect(&pool, event_id).await;
             assert_eq!(effects_of(&pool, event_id).await, 1, "event {event_id}");
         }
+    }
+}
+
+/// Applies events as [`TestHandler`] does, and keeps the ids of the events of
+/// each `handle_all` call.
+#[derive(Clone, Default)]
+struct BatchRecorder {
+    inner: TestHandler,
+    calls: Arc<Mutex<Vec<Vec<Uuid>>>>,
+}
+
+impl Handler for BatchRecorder {
+    fn event_types(&self) -> Vec<&'static str> {
+        self.inner.event_types()
+    }
+
+    async fn handle(
+        &self,
+        event: &DomainEvent,
+        transaction: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        self.inner.handle(event, transaction).await
+    }
+
+    async fn handle_all(
+        &self,
+        events: &[IncomingEvent<'_>],
+        transaction: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        self.calls
+            .lock()
+            .expect("calls lock")
+            .push(events.iter().map(|event| event.event().meta().id).collect());
+        for event in events {
+            self.inner.handle(event.event(), &mut *transaction).await?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_batch_reaches_handle_all_in_one_call_in_queue_order_without_its_duplicates() {
+    // Arrange: the queue is filled before the consumer starts and the consumer has
+    // one handler slot, so deliveries wait for it and are applied in batches.
+    let database = migrated_database().await;
+    let pool = database.pool();
+    let vhost = TestVhost::create().await;
+    let mut config = config(&vhost.amqp_url());
+    config.max_concurrent_handlers = 1;
+    config.handler_batch_size = 16;
+    config.prefetch = 64;
+    let amqp = Amqp::connect(&vhost.amqp_url()).await;
+    start_consumer(pool.clone(), &config, TestHandler::recording())
+        .stop()
+        .await;
+    let events: Vec<DomainEvent> = (0..40).map(|_| user_registered().into()).collect();
+    // The first event twice, as a redelivery would bring it: the one slot handles
+    // the copy before any later event.
+    amqp.publish_event(&config.exchange, &events[0]).await;
+    for event in &events {
+        amqp.publish_event(&config.exchange, event).await;
+    }
+    amqp.wait_until_ready(SERVICE, 41).await;
+    let recorder = BatchRecorder::default();
+
+    // Act
+    let _consumer = start_consumer(pool.clone(), &config, recorder.clone());
+
+    // Assert: every event once, in calls of several events, each in queue order.
+    for event in &events {
+        wait_for_effect(&pool, event.meta().id).await;
+    }
+    let calls = recorder.calls.lock().expect("calls lock").clone();
+    let handed: Vec<Uuid> = calls.iter().flatten().copied().collect();
+    let published: Vec<Uuid> = events.iter().map(|event| event.meta().id).collect();
+    assert_eq!(
+        handed, published,
+        "each event once, in queue order: {calls:?}"
+    );
+    assert!(
+        calls.iter().any(|call| call.len() > 1),
+        "some call had several events: {calls:?}"
+    );
+    for event in &events {
+        assert_eq!(effects_of(&pool, event.meta().id).await, 1);
     }
 }

@@ -1,7 +1,7 @@
 //! What each event does here: keep the recipients' addresses and names, raise
 //! the notifications the events call for, and erase a deleted user.
 
-use six_bus::{Handler, HandlerError};
+use six_bus::{Handler, HandlerError, IncomingEvent};
 use six_events::{
     DomainEvent, EventData,
     api::ProfileUpdated,
@@ -12,7 +12,10 @@ use six_events::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{notices::Notice, notify};
+use crate::{
+    notices::Notice,
+    notify::{self, Raise},
+};
 
 /// Handles auth's, api's, the importer's and the graph's events for the notifier.
 pub struct Triggers;
@@ -34,10 +37,34 @@ impl Handler for Triggers {
         event: &DomainEvent,
         transaction: &mut PgConnection,
     ) -> Result<(), HandlerError> {
-        let event_id = event.meta().id;
+        apply_all(&[event], transaction).await
+    }
+
+    /// The notifications of a whole batch are raised together.
+    async fn handle_all(
+        &self,
+        events: &[IncomingEvent<'_>],
+        transaction: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let events: Vec<&DomainEvent> = events.iter().map(IncomingEvent::event).collect();
+        apply_all(&events, transaction).await
+    }
+}
+
+/// Applies `events` as one by one, with the notifications raised together: those
+/// collected so far when a registration makes their recipient known (raising
+/// reads whether it is), and the rest at the end.
+async fn apply_all(
+    events: &[&DomainEvent],
+    transaction: &mut PgConnection,
+) -> Result<(), HandlerError> {
+    let mut raises: Vec<Raise> = Vec::new();
+    for event in events {
+        let cause_id = event.meta().id;
         match event {
             DomainEvent::UserRegistered(registered) => {
                 let user = registered.data();
+                raise_those_for(user.user_id, &mut raises, transaction).await?;
                 sqlx::query(
                     "INSERT INTO recipients (user_id, email, display_name) VALUES ($1, $2, $3) \
                      ON CONFLICT (user_id) DO UPDATE \
@@ -48,12 +75,16 @@ impl Handler for Triggers {
                 .bind(&user.display_name)
                 .execute(&mut *transaction)
                 .await?;
-                let welcome = Notice::Welcome {
-                    display_name: user.display_name.clone(),
-                };
-                raise(transaction, user.user_id, event_id, &welcome).await
+                raises.push(Raise {
+                    user_id: user.user_id,
+                    cause_id,
+                    notice: Notice::Welcome {
+                        display_name: user.display_name.clone(),
+                    },
+                });
             }
             DomainEvent::ProfileUpdated(updated) => {
+                // The name is read when a message is sent, not when it is raised.
                 let profile = updated.data();
                 sqlx::query(
                     "UPDATE recipients SET display_name = $2, updated_at = now() WHERE user_id = $1",
@@ -62,60 +93,76 @@ impl Handler for Triggers {
                 .bind(&profile.display_name)
                 .execute(&mut *transaction)
                 .await?;
-                Ok(())
             }
             DomainEvent::UserDeleted(deleted) => {
                 // Cascades to preferences, notifications and the delivery log: nothing
                 // about the user stays, and nothing pending is sent after this commits.
+                // The user's notifications still to raise find no recipient then.
                 sqlx::query("DELETE FROM recipients WHERE user_id = $1")
                     .bind(deleted.data().user_id)
                     .execute(&mut *transaction)
                     .await?;
-                Ok(())
             }
             DomainEvent::ImportCompleted(completed) => {
                 let import = completed.data();
-                let summary = Notice::ImportCompleted {
-                    import_id: import.import_id,
-                    rows_read: import.rows_read,
-                    contacts_accepted: import.contacts_accepted,
-                    rows_rejected: import.rows_rejected,
-                    duplicates: import.duplicates,
-                };
-                raise(transaction, import.owner_id, event_id, &summary).await
+                raises.push(Raise {
+                    user_id: import.owner_id,
+                    cause_id,
+                    notice: Notice::ImportCompleted {
+                        import_id: import.import_id,
+                        rows_read: import.rows_read,
+                        contacts_accepted: import.contacts_accepted,
+                        rows_rejected: import.rows_rejected,
+                        duplicates: import.duplicates,
+                    },
+                });
             }
             DomainEvent::ImportFailed(failed) => {
                 let import = failed.data();
-                let summary = Notice::ImportFailed {
-                    import_id: import.import_id,
-                    reason: import.reason.clone(),
-                    rows_read: import.rows_read,
-                };
-                raise(transaction, import.owner_id, event_id, &summary).await
+                raises.push(Raise {
+                    user_id: import.owner_id,
+                    cause_id,
+                    notice: Notice::ImportFailed {
+                        import_id: import.import_id,
+                        reason: import.reason.clone(),
+                        rows_read: import.rows_read,
+                    },
+                });
             }
             DomainEvent::ContactJoined(joined) => {
                 let joined = joined.data();
-                let notice = Notice::ContactJoined {
-                    joined_user_id: joined.joined_user_id,
-                    display_name: joined.display_name.clone(),
-                    matched_by: joined.matched_by,
-                };
-                raise(transaction, joined.owner_id, event_id, &notice).await
+                raises.push(Raise {
+                    user_id: joined.owner_id,
+                    cause_id,
+                    notice: Notice::ContactJoined {
+                        joined_user_id: joined.joined_user_id,
+                        display_name: joined.display_name.clone(),
+                        matched_by: joined.matched_by,
+                    },
+                });
             }
-            other => Err(HandlerError::Permanent(format!(
-                "unexpected event `{}`",
-                other.routing_key()
-            ))),
+            other => {
+                return Err(HandlerError::Permanent(format!(
+                    "unexpected event `{}`",
+                    other.routing_key()
+                )));
+            }
         }
     }
+    notify::raise_all(transaction, &raises).await?;
+    Ok(())
 }
 
-async fn raise(
-    transaction: &mut PgConnection,
+/// Raises the notifications collected so far, if one is for `user_id`, before
+/// `user_id` registers.
+async fn raise_those_for(
     user_id: Uuid,
-    event_id: Uuid,
-    notice: &Notice,
+    raises: &mut Vec<Raise>,
+    transaction: &mut PgConnection,
 ) -> Result<(), HandlerError> {
-    notify::raise(transaction, user_id, event_id, notice).await?;
+    if raises.iter().any(|raise| raise.user_id == user_id) {
+        notify::raise_all(transaction, raises).await?;
+        raises.clear();
+    }
     Ok(())
 }

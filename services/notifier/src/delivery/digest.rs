@@ -107,13 +107,15 @@ impl Digester {
             notices,
         };
         // Its items are in the inbox already, one by one.
-        notify::record(
+        notify::record_all(
             &mut transaction,
-            user_id,
-            digest_id,
-            &digest,
-            false,
-            &[super::NewDelivery::Email],
+            &[notify::NewNotification {
+                user_id,
+                cause_id: digest_id,
+                notice: &digest,
+                in_inbox: false,
+                deliveries: vec![super::NewDelivery::Email],
+            }],
         )
         .await?;
         transaction.commit().await?;

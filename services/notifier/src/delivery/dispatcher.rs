@@ -394,6 +394,14 @@ impl Dispatcher {
             consecutive_failures,
             last_error: error.to_owned(),
         };
-        notify::raise(transaction, delivery.user_id, delivery.delivery_id, &notice).await
+        notify::raise_all(
+            transaction,
+            &[notify::Raise {
+                user_id: delivery.user_id,
+                cause_id: delivery.delivery_id,
+                notice,
+            }],
+        )
+        .await
     }
 }

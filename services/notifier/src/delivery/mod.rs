@@ -1,7 +1,7 @@
 //! The delivery log and the dispatcher that works through it.
 //!
 //! Every outward message (an e-mail or a webhook call) is a row of `deliveries`,
-//! written with its notification (`notify::record`) in the
+//! written with its notification (`notify::record_all`) in the
 //! transaction that raised it, so an event's effect and its
 //! deliveries commit together. The dispatcher claims due rows for
 //! `NOTIFIER_CLAIM_TIMEOUT_MS`, sends them, and records each outcome: `sent`, or
@@ -34,7 +34,7 @@ use crate::notices::Channel;
 /// `wake_dispatchers`).
 const WAKE_CHANNEL: &str = "notifier_deliveries";
 
-/// A delivery written with its notification (`notify::record`).
+/// A delivery written with its notification (`notify::record_all`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NewDelivery {
     /// An e-mail to send now.

@@ -173,7 +173,7 @@ pub fn start_relay(pool: PgPool, config: &BusConfig) -> Running {
 }
 
 /// Starts a consumer of the service queue that applies events with `handler`.
-pub fn start_consumer(pool: PgPool, config: &BusConfig, handler: TestHandler) -> Running {
+pub fn start_consumer(pool: PgPool, config: &BusConfig, handler: impl Handler) -> Running {
     let stop = CancellationToken::new();
     let consumer = Consumer::new(pool, Arc::new(config.clone()), handler);
     Running {
