@@ -7,6 +7,7 @@ use futures_util::{StreamExt, stream};
 use serde_json::json;
 use six_bus::CommitWakeups;
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -35,7 +36,7 @@ pub struct Dispatcher {
 }
 
 /// Outcomes recorded in one transaction at most: those of sends that finished
-/// together.
+/// while the group before was being recorded.
 const RECORDED_TOGETHER: usize = 32;
 
 /// A claimed delivery with what its message needs.
@@ -94,30 +95,49 @@ impl Dispatcher {
     }
 
     /// Claims, sends and records one batch; returns how many deliveries it claimed.
-    /// Outcomes are recorded as sends finish, those that finished together in one
-    /// transaction. An outcome that cannot be recorded leaves its delivery claimed:
-    /// it is sent again once the claim expires.
+    /// Outcomes are recorded while the other sends go on: those that finished while
+    /// the last group was being written make the next group, recorded in one
+    /// transaction. An outcome that cannot be recorded leaves its delivery
+    /// claimed: it is sent again once the claim expires.
     async fn dispatch_batch(&self) -> Result<i64, sqlx::Error> {
         let claimed = self.claim().await?;
-        let count = claimed.len() as i64;
-        let mut finished = stream::iter(claimed)
-            .map(|delivery| async move {
-                let outcome = self.send(&delivery).await;
-                (delivery, outcome)
-            })
-            .buffer_unordered(self.settings.send_concurrency)
-            .ready_chunks(RECORDED_TOGETHER);
-        while let Some(outcomes) = finished.next().await {
-            if let Err(error) = self.record_all(&outcomes).await {
-                tracing::warn!(%error, deliveries = outcomes.len(), "outcomes not recorded together; recording them one by one");
-                for outcome in &outcomes {
-                    if let Err(error) = self.record_all(std::slice::from_ref(outcome)).await {
-                        tracing::error!(%error, delivery_id = %outcome.0.delivery_id, "outcome not recorded; the delivery is sent again when its claim expires");
-                    }
-                }
+        let count = claimed.len();
+        let (finished, mut outcomes) = mpsc::channel(count.max(1));
+        let sending = async move {
+            let mut sends = stream::iter(claimed)
+                .map(|delivery| async move {
+                    let outcome = self.send(&delivery).await;
+                    (delivery, outcome)
+                })
+                .buffer_unordered(self.settings.send_concurrency);
+            while let Some(outcome) = sends.next().await {
+                // The channel holds a whole batch, and its receiver lives until
+                // this sender is dropped, at the end of the batch.
+                let _ = finished.send(outcome).await;
+            }
+        };
+        let recording = async {
+            let mut group = Vec::with_capacity(RECORDED_TOGETHER);
+            while outcomes.recv_many(&mut group, RECORDED_TOGETHER).await > 0 {
+                self.record_group(&group).await;
+                group.clear();
+            }
+        };
+        tokio::join!(sending, recording);
+        Ok(count as i64)
+    }
+
+    /// Records a group of outcomes together, or, if that fails, one by one.
+    async fn record_group(&self, outcomes: &[(Claimed, Outcome)]) {
+        let Err(error) = self.record_all(outcomes).await else {
+            return;
+        };
+        tracing::warn!(%error, deliveries = outcomes.len(), "outcomes not recorded together; recording them one by one");
+        for outcome in outcomes {
+            if let Err(error) = self.record_all(std::slice::from_ref(outcome)).await {
+                tracing::error!(%error, delivery_id = %outcome.0.delivery_id, "outcome not recorded; the delivery is sent again when its claim expires");
             }
         }
-        Ok(count)
     }
 
     /// Takes up to a batch of due deliveries for this instance, counting the attempt.
