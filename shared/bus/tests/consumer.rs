@@ -11,9 +11,11 @@ use common::{
 };
 use std::sync::{Arc, Mutex};
 
-use six_bus::{Handler, HandlerError, IncomingEvent, QueueType, parking, topology::Topology};
+use six_bus::{
+    BusConfig, Handler, HandlerError, IncomingEvent, QueueType, parking, topology::Topology,
+};
 use six_events::DomainEvent;
-use six_testkit::TestVhost;
+use six_testkit::{TestDatabase, TestVhost};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -163,37 +165,59 @@ async fn a_graceful_stop_lets_the_handler_in_flight_finish_and_acknowledge() {
     );
 }
 
+/// Events waiting in the service queue for a consumer with one handler slot, so
+/// that deliveries wait for it and are applied in batches of up to 16.
+struct Queued {
+    database: TestDatabase,
+    _vhost: TestVhost,
+    config: BusConfig,
+    amqp: Amqp,
+}
+
+impl Queued {
+    /// Declares the queue with a first consumer run, then publishes `events` in
+    /// order and waits until the queue holds them all.
+    async fn before_a_batching_consumer(events: &[DomainEvent]) -> Self {
+        let database = migrated_database().await;
+        let vhost = TestVhost::create().await;
+        let mut config = config(&vhost.amqp_url());
+        config.max_concurrent_handlers = 1;
+        config.handler_batch_size = 16;
+        config.prefetch = 64;
+        let amqp = Amqp::connect(&vhost.amqp_url()).await;
+        start_consumer(database.pool(), &config, TestHandler::recording())
+            .stop()
+            .await;
+        for event in events {
+            amqp.publish_event(&config.exchange, event).await;
+        }
+        let count = u32::try_from(events.len()).expect("a test's events fit a u32");
+        amqp.wait_until_ready(SERVICE, count).await;
+        Self {
+            database,
+            _vhost: vhost,
+            config,
+            amqp,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_failure_in_a_batch_parks_only_its_event_and_every_other_event_applies_once() {
-    // Arrange: the queue is filled before the consumer starts and the consumer has
-    // one handler slot, so deliveries wait for it and are applied in batches.
-    let database = migrated_database().await;
-    let pool = database.pool();
-    let vhost = TestVhost::create().await;
-    let mut config = config(&vhost.amqp_url());
-    config.max_concurrent_handlers = 1;
-    config.handler_batch_size = 16;
-    config.prefetch = 64;
-    let amqp = Amqp::connect(&vhost.amqp_url()).await;
-    // A first run declares the queue and its bindings.
-    start_consumer(pool.clone(), &config, TestHandler::recording())
-        .stop()
-        .await;
+    // Arrange
     let events: Vec<DomainEvent> = (0..40).map(|_| user_registered().into()).collect();
     let rejected = events[20].meta().id;
-    for event in &events {
-        amqp.publish_event(&config.exchange, event).await;
-    }
-    amqp.wait_until_ready(SERVICE, 40).await;
+    let queued = Queued::before_a_batching_consumer(&events).await;
+    let (pool, config, amqp) = (queued.database.pool(), &queued.config, &queued.amqp);
 
     // Act
-    let _consumer = start_consumer(pool.clone(), &config, TestHandler::rejecting(rejected));
+    let _consumer = start_consumer(pool.clone(), config, TestHandler::rejecting(rejected));
 
     // Assert: the rejected event is parked with its reason, without an effect, and
     // the events that shared its batch were applied once.
-    amqp.wait_until_ready(&Topology::new(&config).parking_queue, 1)
+    amqp.wait_until_ready(&Topology::new(config).parking_queue, 1)
         .await;
-    let parked = parking::list(&config, 10)
+    let parked = parking::list(config, 10)
         .await
         .expect("parked messages can be listed");
     assert_eq!(parked.len(), 1);
@@ -256,31 +280,18 @@ impl Handler for BatchRecorder {
 
 #[tokio::test]
 async fn a_batch_reaches_handle_all_in_one_call_in_queue_order_without_its_duplicates() {
-    // Arrange: the queue is filled before the consumer starts and the consumer has
-    // one handler slot, so deliveries wait for it and are applied in batches.
-    let database = migrated_database().await;
-    let pool = database.pool();
-    let vhost = TestVhost::create().await;
-    let mut config = config(&vhost.amqp_url());
-    config.max_concurrent_handlers = 1;
-    config.handler_batch_size = 16;
-    config.prefetch = 64;
-    let amqp = Amqp::connect(&vhost.amqp_url()).await;
-    start_consumer(pool.clone(), &config, TestHandler::recording())
-        .stop()
-        .await;
+    // Arrange: the first event twice, as a redelivery would bring it; the one slot
+    // handles the copy before any later event.
     let events: Vec<DomainEvent> = (0..40).map(|_| user_registered().into()).collect();
-    // The first event twice, as a redelivery would bring it: the one slot handles
-    // the copy before any later event.
-    amqp.publish_event(&config.exchange, &events[0]).await;
-    for event in &events {
-        amqp.publish_event(&config.exchange, event).await;
-    }
-    amqp.wait_until_ready(SERVICE, 41).await;
+    let queued: Vec<DomainEvent> = std::iter::once(events[0].clone())
+        .chain(events.iter().cloned())
+        .collect();
+    let queued = Queued::before_a_batching_consumer(&queued).await;
+    let pool = queued.database.pool();
     let recorder = BatchRecorder::default();
 
     // Act
-    let _consumer = start_consumer(pool.clone(), &config, recorder.clone());
+    let _consumer = start_consumer(pool.clone(), &queued.config, recorder.clone());
 
     // Assert: every event once, in calls of several events, each in queue order.
     for event in &events {
