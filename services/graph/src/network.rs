@@ -144,11 +144,7 @@ impl<'a, S: GraphStore> Walk<'a, S> {
         contacts: Contacts,
     ) -> Result<Vec<Adjacent>, NetworkError> {
         let persons: Vec<Uuid> = frontier.iter().map(|(person, _)| *person).collect();
-        let owners: Vec<Uuid> = frontier
-            .iter()
-            .filter(|(_, discoverable)| *discoverable)
-            .map(|(person, _)| *person)
-            .collect();
+        let owners = discoverable_owners(frontier);
         let mut edges = self
             .store
             .shared_neighbours(&persons, &owners, contacts)
@@ -414,11 +410,7 @@ impl PrivateEnds {
         frontier: &[(Uuid, bool)],
         edges: &mut Vec<Adjacent>,
     ) -> Result<(), NetworkError> {
-        let owners: Vec<Uuid> = frontier
-            .iter()
-            .filter(|(_, discoverable)| *discoverable)
-            .map(|(owner, _)| *owner)
-            .collect();
+        let owners = discoverable_owners(frontier);
         if owners.is_empty() || self.persons.is_empty() {
             return Ok(());
         }
@@ -457,6 +449,16 @@ impl PrivateEnds {
 /// when paths read only those entries; 10 was clearly better when they read
 /// every entry.
 const ADDRESS_BOOK_WEIGHT: usize = 3;
+
+/// The persons of `frontier` who are discoverable users: the owners whose entries
+/// a step reads.
+fn discoverable_owners(frontier: &[(Uuid, bool)]) -> Vec<Uuid> {
+    frontier
+        .iter()
+        .filter(|(_, discoverable)| *discoverable)
+        .map(|(person, _)| *person)
+        .collect()
+}
 
 /// What widening `frontier` costs, in units of about as many edges read as a
 /// person has discoverable users naming them.

@@ -157,26 +157,19 @@ pub async fn record_all(
                 .map_err(|error| sqlx::Error::Encode(error.into()))?,
         );
     }
-    let deliveries = notifications
-        .iter()
-        .zip(&ids)
-        .flat_map(|(notification, id)| {
-            notification
-                .deliveries
-                .iter()
-                .map(move |delivery| (*id, delivery))
-        });
     let mut of_notification = Vec::new();
     let mut delivery_ids = Vec::new();
     let mut channels = Vec::new();
     let mut endpoint_ids = Vec::new();
     let mut states = Vec::new();
-    for (notification_id, delivery) in deliveries {
-        of_notification.push(notification_id);
-        delivery_ids.push(Uuid::now_v7());
-        channels.push(delivery.channel().as_str());
-        endpoint_ids.push(delivery.endpoint_id());
-        states.push(delivery.state());
+    for (notification, notification_id) in notifications.iter().zip(&ids) {
+        for delivery in &notification.deliveries {
+            of_notification.push(*notification_id);
+            delivery_ids.push(Uuid::now_v7());
+            channels.push(delivery.channel().as_str());
+            endpoint_ids.push(delivery.endpoint_id());
+            states.push(delivery.state());
+        }
     }
     let written: HashSet<Uuid> = sqlx::query_scalar(
         "WITH notification AS ( \

@@ -821,16 +821,16 @@ impl GraphStore for Neo4jGraph {
                     .map(|(_, keys)| (keys.as_slice(), owner_discoverable)),
             )
             .await?;
-            let (keyed, keyless): (Vec<_>, Vec<_>) =
-                fresh.iter().partition(|(_, keys)| !keys.is_empty());
-            let keyed: Vec<_> = keyed
-                .into_iter()
-                .map(|(contact, keys)| entry_map(contact, keys))
-                .collect();
-            let keyless: Vec<_> = keyless
-                .into_iter()
-                .map(|(contact, keys)| entry_map(contact, keys))
-                .collect();
+            let mut keyed = Vec::new();
+            let mut keyless = Vec::new();
+            for (contact, keys) in &fresh {
+                let entries = if keys.is_empty() {
+                    &mut keyless
+                } else {
+                    &mut keyed
+                };
+                entries.push(entry_map(contact, keys));
+            }
             if owner_discoverable {
                 add_links(tx, owner_person, keyed.clone()).await?;
             }
