@@ -47,8 +47,6 @@ pub struct KeyFacts {
     pub account_of: Option<Uuid>,
     /// The person the key names now.
     pub named: Option<NamedPerson>,
-    /// Some entry, of any owner, has this key first.
-    pub first_of_an_entry: bool,
 }
 
 /// The reads [`settle`] makes, each answered from the store's current state.
@@ -65,6 +63,14 @@ pub trait Evidence {
         &mut self,
         keys: &[IdentityKey],
     ) -> impl Future<Output = Result<Vec<Vec<IdentityKey>>, StoreError>> + Send;
+
+    /// Those of `keys` that some entry, of any owner, has first. Asked only of
+    /// keys that no account and no linking entry supports, which is rare: mostly
+    /// the keys of an entry just deleted.
+    fn firsts_of_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> impl Future<Output = Result<HashSet<IdentityKey>, StoreError>> + Send;
 }
 
 /// What changed: the store writes it, then places every entry whose first key is
@@ -99,14 +105,11 @@ pub fn seeds_of_entry(keys: &[IdentityKey], owner_discoverable: bool) -> &[Ident
 pub struct NewEntries {
     /// The keys to settle.
     pub seeds: Vec<IdentityKey>,
-    /// For each entry, in the order given, the person it goes on when it changes
-    /// nothing: the person its first key names now. `None` for an entry that is
-    /// settled (or has no keys). A settlement of other seeds may still move such an
-    /// entry, as it moves every entry whose first key it reassigns.
-    pub persons: Vec<Option<Uuid>>,
-    /// The facts of the entries' seed keys as they are once the entries are
-    /// written: writing them makes their first keys first of an entry and
-    /// changes nothing else a settlement reads.
+    /// Each entry's first key, in the order given (`None` for an entry without keys).
+    firsts: Vec<Option<IdentityKey>>,
+    /// The facts of the entries' seed keys, the same once the entries are
+    /// written: writing them makes their first keys first of an entry (see
+    /// `firsts`) and changes nothing else a settlement reads.
     facts_after: HashMap<IdentityKey, KeyFacts>,
     /// The keys of the entries that link.
     links: Vec<Vec<IdentityKey>>,
@@ -148,7 +151,8 @@ pub async fn seeds_of_new_entries<'a, E: Evidence>(
             .and_then(|facts| facts.named)
             .map(|n| n.person_id)
     };
-    let persons: Vec<Option<Uuid>> = entries
+    // The person an entry goes on when it changes nothing.
+    let unchanged: Vec<Option<Uuid>> = entries
         .iter()
         .map(|keys| {
             let first = named(keys.first()?)?;
@@ -159,29 +163,25 @@ pub async fn seeds_of_new_entries<'a, E: Evidence>(
         .collect();
     let mut seeds: Vec<IdentityKey> = entries
         .iter()
-        .zip(&persons)
+        .zip(&unchanged)
         .filter(|(_, person)| person.is_none())
         .flat_map(|(keys, _)| keys.iter().cloned())
         .collect();
     seeds.sort_unstable();
     seeds.dedup();
-    for first in entries.iter().filter_map(|keys| keys.first()) {
-        if let Some(facts) = facts.get_mut(first) {
-            facts.first_of_an_entry = true;
-        }
-    }
     Ok(NewEntries {
         seeds,
-        persons,
+        firsts: entries.iter().map(|keys| keys.first().cloned()).collect(),
         facts_after: facts,
         links,
     })
 }
 
-/// [`settle`] around the seeds of [`seeds_of_new_entries`], once the new entries
-/// that link are in the store: the same settlement, with fewer reads. The seeds' facts
-/// are the ones read before, and a key that named nobody (and is no account's) is
-/// linked only by the new entries (see the module).
+/// [`settle`] around the seeds of [`seeds_of_new_entries`], as it would settle
+/// them once the new entries are in the store, with fewer reads; the store may
+/// hold the new entries already or not yet (their links are added to what it
+/// answers). The seeds' facts are the ones read before, and a key that named
+/// nobody (and is no account's) is linked only by the new entries (see the module).
 ///
 /// Most new entries that link only add keys to one person: the keys they link
 /// name that one person or nobody yet (a person's profile URL or phone number
@@ -218,6 +218,28 @@ struct SeedGroups {
 }
 
 impl NewEntries {
+    /// For each entry, in the order given, the person its first key names once
+    /// `settlement` (of these entries, by [`settle_new_entries`]) is written: the
+    /// person the entry goes on. Every first key of an entry names a person once
+    /// settled, so `None` is an entry without keys, a person of its own.
+    pub fn persons_once_settled(&self, settlement: &Settlement) -> Vec<Option<Uuid>> {
+        let reassigned: HashMap<&IdentityKey, Option<Uuid>> = settlement
+            .reassigned
+            .iter()
+            .map(|(key, person)| (key, *person))
+            .collect();
+        self.firsts
+            .iter()
+            .map(|first| {
+                let first = first.as_ref()?;
+                match reassigned.get(first) {
+                    Some(person) => *person,
+                    None => self.facts_after.get(first)?.named.map(|n| n.person_id),
+                }
+            })
+            .collect()
+    }
+
     /// The seeds by group, or `None` when a group names two persons or more.
     fn groups(&self) -> Option<SeedGroups> {
         let keys: Vec<&IdentityKey> = {
@@ -276,7 +298,7 @@ impl NewEntries {
     }
 }
 
-/// The evidence once new entries are written, answered from what
+/// The evidence with the new entries written, answered from what
 /// [`seeds_of_new_entries`] read where it can.
 struct AfterNewEntries<'a, E> {
     store: &'a mut E,
@@ -321,22 +343,48 @@ impl<E: Evidence + Send> Evidence for AfterNewEntries<'_, E> {
         &mut self,
         keys: &[IdentityKey],
     ) -> Result<Vec<Vec<IdentityKey>>, StoreError> {
-        let (unheard, searched): (Vec<&IdentityKey>, Vec<&IdentityKey>) =
-            keys.iter().partition(|key| self.unheard_of(key));
+        let searched: Vec<IdentityKey> = keys
+            .iter()
+            .filter(|key| !self.unheard_of(key))
+            .cloned()
+            .collect();
         let mut entries = if searched.is_empty() {
             Vec::new()
         } else {
-            let searched: Vec<IdentityKey> = searched.into_iter().cloned().collect();
             self.store.linking_entries(&searched).await?
         };
+        // The new entries' links, which the store may not hold yet (`settle`
+        // takes an entry found twice once).
+        let keys: HashSet<&IdentityKey> = keys.iter().collect();
         entries.extend(
             self.new_entries
                 .links
                 .iter()
-                .filter(|link| link.iter().any(|key| unheard.contains(&key)))
+                .filter(|link| link.iter().any(|key| keys.contains(key)))
                 .cloned(),
         );
         Ok(entries)
+    }
+
+    async fn firsts_of_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<HashSet<IdentityKey>, StoreError> {
+        let new_firsts: HashSet<&IdentityKey> = self.new_entries.firsts.iter().flatten().collect();
+        let (mut firsts, unread): (HashSet<IdentityKey>, Vec<IdentityKey>) = (
+            keys.iter()
+                .filter(|key| new_firsts.contains(key))
+                .cloned()
+                .collect(),
+            keys.iter()
+                .filter(|key| !new_firsts.contains(key))
+                .cloned()
+                .collect(),
+        );
+        if !unread.is_empty() {
+            firsts.extend(self.store.firsts_of_entries(&unread).await?);
+        }
+        Ok(firsts)
     }
 }
 
@@ -375,13 +423,28 @@ pub async fn settle<E: Evidence>(
             .filter(|key| !facts.contains_key(key))
             .collect();
     }
-    Ok(decide(&facts, &entries))
+    // A key that neither an account nor a linking entry supports names a person
+    // only while some entry has it first.
+    let linked: HashSet<&IdentityKey> = entries.iter().flatten().collect();
+    let unsupported: Vec<IdentityKey> = facts
+        .iter()
+        .filter(|(key, facts)| facts.account_of.is_none() && !linked.contains(key))
+        .map(|(key, _)| key.clone())
+        .collect();
+    let firsts = if unsupported.is_empty() {
+        HashSet::new()
+    } else {
+        evidence.firsts_of_entries(&unsupported).await?
+    };
+    Ok(decide(&facts, &entries, &firsts))
 }
 
-/// The settlement of the keys in `facts`, given every linking entry touching them.
+/// The settlement of the keys in `facts`, given every linking entry touching them
+/// and which of the keys no linking entry holds are some entry's first.
 fn decide(
     facts: &BTreeMap<IdentityKey, KeyFacts>,
     entries: &BTreeSet<Vec<IdentityKey>>,
+    firsts: &HashSet<IdentityKey>,
 ) -> Settlement {
     let keys: Vec<&IdentityKey> = facts.keys().collect();
     let index: HashMap<&IdentityKey, usize> =
@@ -436,7 +499,7 @@ fn decide(
     for (root, members) in &groups {
         let supported = members
             .iter()
-            .any(|&member| linked[member] || facts[keys[member]].first_of_an_entry);
+            .any(|&member| linked[member] || firsts.contains(keys[member]));
         if !supported {
             continue;
         }
@@ -570,6 +633,8 @@ mod tests {
         named: BTreeMap<IdentityKey, Uuid>,
         /// Every key linking entries were searched for, in order.
         searched: Vec<IdentityKey>,
+        /// Every key asked whether an entry has it first, in order.
+        asked_firsts: Vec<IdentityKey>,
     }
 
     impl Evidence for Model {
@@ -586,10 +651,6 @@ mod tests {
                             person_id,
                             is_user: self.users.contains(&person_id),
                         }),
-                        first_of_an_entry: self
-                            .entries
-                            .iter()
-                            .any(|(_, keys)| keys.first() == Some(key)),
                     };
                     (key.clone(), facts)
                 })
@@ -610,6 +671,22 @@ mod tests {
                         && entry.iter().any(|key| keys.contains(key))
                 })
                 .map(|(_, entry)| entry.clone())
+                .collect())
+        }
+
+        async fn firsts_of_entries(
+            &mut self,
+            keys: &[IdentityKey],
+        ) -> Result<HashSet<IdentityKey>, StoreError> {
+            self.asked_firsts.extend(keys.iter().cloned());
+            Ok(keys
+                .iter()
+                .filter(|key| {
+                    self.entries
+                        .iter()
+                        .any(|(_, keys)| keys.first() == Some(key))
+                })
+                .cloned()
                 .collect())
         }
     }
@@ -681,11 +758,20 @@ mod tests {
                     )
                     .await
                     .unwrap();
+                    // Settled before the entries are written, as the PostgreSQL
+                    // store does (Neo4j writes their links first).
+                    let settlement = settle_new_entries(&mut model, &new_entries).await.unwrap();
                     model
                         .entries
                         .extend(batch.iter().map(|keys| (*owner, keys.clone())));
-                    let settlement = settle_new_entries(&mut model, &new_entries).await.unwrap();
                     model.apply(&settlement);
+                    for (keys, person) in batch
+                        .iter()
+                        .zip(new_entries.persons_once_settled(&settlement))
+                    {
+                        let named = keys.first().and_then(|first| model.named.get(first));
+                        assert_eq!(person.as_ref(), named, "the person entry {keys:?} goes on");
+                    }
                     continue;
                 }
                 Change::Delete(owner, keys) => {
@@ -801,6 +887,35 @@ mod tests {
         assert_eq!(
             model.persons(),
             BTreeSet::from([(None, BTreeSet::from([mail, phone, work, other]))])
+        );
+    }
+
+    #[tokio::test]
+    async fn only_keys_nothing_else_supports_are_asked_whether_an_entry_has_them_first() {
+        let (lone, mail, phone) = (key("lone@x"), key("c@x"), key("c-phone"));
+        let mut changes = vec![
+            Change::Discoverable(1, true),
+            import(0, vec![lone.clone()]),
+            import(0, vec![mail.clone(), phone.clone()]),
+            import(1, vec![mail.clone(), phone.clone()]),
+            Change::Register(2),
+            import(1, vec![account_key(2), mail.clone()]),
+        ];
+        let model = run(&changes, 3).await;
+        assert_eq!(
+            model.asked_firsts,
+            [],
+            "new entries' first keys are known to be first; linked keys need no entry"
+        );
+
+        changes.push(Change::Delete(0, vec![lone.clone()]));
+        let model = run(&changes, 3).await;
+        assert_eq!(model.asked_firsts, std::slice::from_ref(&lone));
+        assert!(
+            model
+                .persons()
+                .iter()
+                .all(|(_, keys)| !keys.contains(&lone))
         );
     }
 

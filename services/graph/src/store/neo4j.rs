@@ -305,10 +305,7 @@ impl Evidence for Neo4jEvidence<'_> {
                  WHERE account.user_id IS NOT NULL \
                  OPTIONAL MATCH (:IdentityKey {key: key})-[:NAMES]->(named:Person) \
                  RETURN key, account.person_id AS account_of, named.person_id AS named, \
-                        named.user_id IS NOT NULL AS named_is_user, \
-                        EXISTS { MATCH ()-[:KNOWS {first_key: key}]->() } \
-                        OR EXISTS { MATCH ()-[:KNOWS_SHARED {first_key: key}]->() } \
-                        AS first_of_an_entry",
+                        named.user_id IS NOT NULL AS named_is_user",
             )
             .param("keys", key_texts(keys)),
         )
@@ -326,7 +323,6 @@ impl Evidence for Neo4jEvidence<'_> {
                         })
                     })
                     .transpose()?,
-                first_of_an_entry: row.get("first_of_an_entry")?,
             };
             Ok((key, facts))
         })
@@ -355,6 +351,26 @@ impl Evidence for Neo4jEvidence<'_> {
                 .map(IdentityKey::from_stored)
                 .collect())
         })
+        .collect()
+    }
+
+    async fn firsts_of_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<HashSet<IdentityKey>, StoreError> {
+        rows(
+            self.0,
+            query(
+                "UNWIND $keys AS key \
+                 WITH key WHERE EXISTS { MATCH ()-[:KNOWS {first_key: key}]->() } \
+                             OR EXISTS { MATCH ()-[:KNOWS_SHARED {first_key: key}]->() } \
+                 RETURN key",
+            )
+            .param("keys", key_texts(keys)),
+        )
+        .await?
+        .iter()
+        .map(|row| Ok(IdentityKey::from_stored(row.get("key")?)))
         .collect()
     }
 }

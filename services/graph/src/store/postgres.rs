@@ -113,12 +113,10 @@ impl Evidence for PgEvidence<'_> {
             account_of: Option<Uuid>,
             named: Option<Uuid>,
             named_is_user: bool,
-            first_of_an_entry: bool,
         }
         let rows: Vec<Facts> = sqlx::query_as(
             "SELECT k.key, account.person_id AS account_of, named.person_id AS named, \
-                    named.user_id IS NOT NULL AS named_is_user, \
-                    EXISTS (SELECT 1 FROM knows e WHERE e.keys[1] = k.key) AS first_of_an_entry \
+                    named.user_id IS NOT NULL AS named_is_user \
              FROM unnest($1::text[]) AS k(key) \
              LEFT JOIN persons account \
                     ON account.account_key = k.key AND account.user_id IS NOT NULL \
@@ -137,7 +135,6 @@ impl Evidence for PgEvidence<'_> {
                         person_id,
                         is_user: row.named_is_user,
                     }),
-                    first_of_an_entry: row.first_of_an_entry,
                 };
                 (IdentityKey::from_stored(row.key), facts)
             })
@@ -163,74 +160,94 @@ impl Evidence for PgEvidence<'_> {
             .map(|keys| keys.into_iter().map(IdentityKey::from_stored).collect())
             .collect())
     }
+
+    async fn firsts_of_entries(
+        &mut self,
+        keys: &[IdentityKey],
+    ) -> Result<HashSet<IdentityKey>, StoreError> {
+        let firsts: Vec<String> = sqlx::query_scalar(
+            // An entry is on the person its first key names: read that person's
+            // entries (knows_person) rather than index every entry's first key.
+            "SELECT k.key FROM unnest($1::text[]) AS k(key) \
+             JOIN person_keys pk ON pk.key = k.key \
+             WHERE EXISTS (SELECT 1 FROM knows e \
+                           WHERE e.person_id = pk.person_id AND e.keys[1] = k.key)",
+        )
+        .bind(key_texts(keys))
+        .fetch_all(&mut *self.0)
+        .await?;
+        Ok(firsts.into_iter().map(IdentityKey::from_stored).collect())
+    }
 }
 
-/// Settles the persons around `seeds` and writes the result: keys reassigned,
-/// entries placed on their first key's person, persons no key names retired
-/// (their ids resolving to their heir).
+/// Settles the persons around `seeds` and writes the result.
 async fn settle_keys(
     transaction: &mut PgConnection,
     seeds: impl IntoIterator<Item = IdentityKey>,
 ) -> Result<(), StoreError> {
     let settlement = settle(&mut PgEvidence(&mut *transaction), seeds).await?;
-    write_settlement(transaction, &settlement, Vec::new()).await
+    write_settlement(transaction, &settlement).await
 }
 
-/// Writes a settlement: keys reassigned, entries placed, persons retired; also
-/// places the entries whose first key is in `placed_too` (new entries written on
-/// no person), in the same statement.
+/// Writes a settlement: persons created, the entries of every key it moves placed
+/// on the key's new person, the keys reassigned, persons no key names retired
+/// (their ids resolving to their heir).
 async fn write_settlement(
     transaction: &mut PgConnection,
     settlement: &Settlement,
-    mut placed_too: Vec<IdentityKey>,
 ) -> Result<(), StoreError> {
-    let settled = !settlement.closure.is_empty();
-    if settled {
-        write_keys(transaction, settlement).await?;
+    if settlement.reassigned.is_empty() && settlement.retired.is_empty() {
+        return Ok(());
     }
-    placed_too.extend(settlement.closure.iter().cloned());
-    placed_too.sort_unstable();
-    placed_too.dedup();
-    if !placed_too.is_empty() {
-        place_entries(transaction, &placed_too).await?;
-    }
-    if settled {
-        retire(transaction, &settlement.retired).await?;
-    }
-    Ok(())
-}
-
-/// Writes the persons a settlement created and the keys it reassigned.
-async fn write_keys(
-    transaction: &mut PgConnection,
-    settlement: &Settlement,
-) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
         .bind(&settlement.created)
         .execute(&mut *transaction)
         .await?;
-    let (kept, dropped): (Vec<_>, Vec<_>) = settlement
-        .reassigned
-        .iter()
-        .partition(|(_, person)| person.is_some());
-    let dropped: Vec<&str> = dropped.iter().map(|(key, _)| key.as_str()).collect();
+    let mut moved_keys = Vec::new();
+    let mut moved_to = Vec::new();
+    let mut dropped = Vec::new();
+    for (key, person) in &settlement.reassigned {
+        match person {
+            Some(person) => {
+                moved_keys.push(key.as_str());
+                moved_to.push(*person);
+            }
+            None => dropped.push(key.as_str()),
+        }
+    }
+    // Before the keys are written: an entry is found on the person its first key
+    // names until then (knows_person), and moved with the key.
+    sqlx::query(
+        "WITH placed AS MATERIALIZED ( \
+             SELECT e.owner_person_id, e.contact_id, m.person_id, p.discoverable \
+             FROM unnest($1::text[], $2::uuid[]) AS m(key, person_id) \
+             JOIN person_keys pk ON pk.key = m.key AND pk.person_id <> m.person_id \
+             JOIN persons p ON p.person_id = m.person_id \
+             JOIN LATERAL (SELECT owner_person_id, contact_id FROM knows \
+                           WHERE person_id = pk.person_id AND keys[1] = m.key) e ON true \
+         ) \
+         UPDATE knows e SET person_id = placed.person_id, \
+                            person_discoverable = placed.discoverable \
+         FROM placed \
+         WHERE e.owner_person_id = placed.owner_person_id AND e.contact_id = placed.contact_id",
+    )
+    .bind(&moved_keys)
+    .bind(&moved_to)
+    .execute(&mut *transaction)
+    .await?;
     sqlx::query("DELETE FROM person_keys WHERE key = ANY($1)")
         .bind(&dropped)
         .execute(&mut *transaction)
         .await?;
-    let (keys, persons): (Vec<&str>, Vec<Uuid>) = kept
-        .iter()
-        .filter_map(|(key, person)| person.map(|person| (key.as_str(), person)))
-        .unzip();
     sqlx::query(
         "INSERT INTO person_keys (key, person_id) SELECT * FROM unnest($1::text[], $2::uuid[]) \
          ON CONFLICT (key) DO UPDATE SET person_id = EXCLUDED.person_id",
     )
-    .bind(&keys)
-    .bind(&persons)
+    .bind(&moved_keys)
+    .bind(&moved_to)
     .execute(&mut *transaction)
     .await?;
-    Ok(())
+    retire(transaction, &settlement.retired).await
 }
 
 /// Retires persons no key names any more (once no entry is on them): their ids
@@ -266,32 +283,6 @@ async fn retire(
     }
     let retired: Vec<Uuid> = retired.iter().map(|(person, _)| *person).collect();
     delete_orphans(transaction, &retired).await?;
-    Ok(())
-}
-
-/// Places every entry whose first key is one of `keys` on the person it names.
-async fn place_entries(
-    transaction: &mut PgConnection,
-    keys: &[IdentityKey],
-) -> Result<(), StoreError> {
-    sqlx::query(
-        // Driven from the keys (an index lookup each), never a scan of `knows`.
-        "WITH placed AS MATERIALIZED ( \
-             SELECT e.owner_person_id, e.contact_id, pk.person_id, p.discoverable \
-             FROM unnest($1::text[]) AS c(key) \
-             JOIN person_keys pk ON pk.key = c.key \
-             JOIN persons p ON p.person_id = pk.person_id \
-             JOIN LATERAL (SELECT owner_person_id, contact_id, person_id FROM knows \
-                           WHERE keys[1] = c.key) e ON e.person_id <> pk.person_id \
-         ) \
-         UPDATE knows e SET person_id = placed.person_id, \
-                            person_discoverable = placed.discoverable \
-         FROM placed \
-         WHERE e.owner_person_id = placed.owner_person_id AND e.contact_id = placed.contact_id",
-    )
-    .bind(key_texts(keys))
-    .execute(&mut *transaction)
-    .await?;
     Ok(())
 }
 
@@ -483,15 +474,10 @@ impl GraphStore for PostgresGraph {
             return Ok(());
         }
 
-        // An entry that changes no identity is written onto its person; one that
-        // does is written on no person yet, then placed by the settlement; an entry
+        // The new entries are settled before they are written, so that each goes
+        // straight onto the person its first key names; only entries already in
+        // the graph whose first key the settlement moves are placed. An entry
         // without keys is a person of its own.
-        let mut entry_ids = Vec::with_capacity(fresh.len());
-        let mut persons = Vec::with_capacity(fresh.len());
-        let mut names = Vec::with_capacity(fresh.len());
-        let mut entry_keys = Vec::with_capacity(fresh.len());
-        let mut keyless = Vec::new();
-        let mut unplaced_first_keys = Vec::new();
         let new_entries = seeds_of_new_entries(
             &mut PgEvidence(&mut *transaction),
             fresh
@@ -499,28 +485,34 @@ impl GraphStore for PostgresGraph {
                 .map(|(_, keys)| (keys.as_slice(), owner_discoverable)),
         )
         .await?;
-        for ((contact, keys), known) in fresh.iter().zip(&new_entries.persons) {
-            let person = match (keys.first(), known) {
-                (None, _) => {
-                    let person = Uuid::now_v7();
-                    keyless.push(person);
-                    person
-                }
-                (Some(_), Some(person)) => *person,
-                (Some(first), None) => {
-                    unplaced_first_keys.push(first.clone());
-                    Uuid::nil()
-                }
-            };
+        let settlement =
+            settle_new_entries(&mut PgEvidence(&mut *transaction), &new_entries).await?;
+        let mut entry_ids = Vec::with_capacity(fresh.len());
+        let mut persons = Vec::with_capacity(fresh.len());
+        let mut names = Vec::with_capacity(fresh.len());
+        let mut entry_keys = Vec::with_capacity(fresh.len());
+        let mut own_persons = Vec::new();
+        for ((contact, keys), person) in fresh
+            .iter()
+            .zip(new_entries.persons_once_settled(&settlement))
+        {
+            let person = person.unwrap_or_else(|| {
+                let person = Uuid::now_v7();
+                own_persons.push(person);
+                person
+            });
             entry_ids.push(contact.contact_id);
             persons.push(person);
             names.push(contact.full_name.as_str());
             entry_keys.push(IdentityKey::join(keys));
         }
-        sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
-            .bind(&keyless)
-            .execute(&mut *transaction)
-            .await?;
+        write_settlement(transaction, &settlement).await?;
+        if !own_persons.is_empty() {
+            sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
+                .bind(&own_persons)
+                .execute(&mut *transaction)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO knows (owner_person_id, contact_id, person_id, full_name, keys, \
                                 owner_discoverable, person_discoverable) \
@@ -540,9 +532,7 @@ impl GraphStore for PostgresGraph {
         .bind(&entry_keys)
         .execute(&mut *transaction)
         .await?;
-        let settlement =
-            settle_new_entries(&mut PgEvidence(&mut *transaction), &new_entries).await?;
-        write_settlement(transaction, &settlement, unplaced_first_keys).await
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(owner_id = %deleted.owner_id, contact_id = %deleted.contact_id))]
