@@ -196,13 +196,6 @@ async fn write_settlement(
     transaction: &mut PgConnection,
     settlement: &Settlement,
 ) -> Result<(), StoreError> {
-    if settlement.reassigned.is_empty() && settlement.retired.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("INSERT INTO persons (person_id) SELECT * FROM unnest($1::uuid[])")
-        .bind(&settlement.created)
-        .execute(&mut *transaction)
-        .await?;
     let mut moved_keys = Vec::new();
     let mut moved_to = Vec::new();
     let mut dropped = Vec::new();
@@ -215,38 +208,43 @@ async fn write_settlement(
             None => dropped.push(key.as_str()),
         }
     }
-    // Before the keys are written: an entry is found on the person its first key
-    // names until then (knows_person), and moved with the key.
-    sqlx::query(
-        "WITH placed AS MATERIALIZED ( \
-             SELECT e.owner_person_id, e.contact_id, m.person_id, p.discoverable \
-             FROM unnest($1::text[], $2::uuid[]) AS m(key, person_id) \
-             JOIN person_keys pk ON pk.key = m.key AND pk.person_id <> m.person_id \
-             JOIN persons p ON p.person_id = m.person_id \
-             JOIN LATERAL (SELECT owner_person_id, contact_id FROM knows \
-                           WHERE person_id = pk.person_id AND keys[1] = m.key) e ON true \
-         ) \
-         UPDATE knows e SET person_id = placed.person_id, \
-                            person_discoverable = placed.discoverable \
-         FROM placed \
-         WHERE e.owner_person_id = placed.owner_person_id AND e.contact_id = placed.contact_id",
-    )
-    .bind(&moved_keys)
-    .bind(&moved_to)
-    .execute(&mut *transaction)
-    .await?;
-    sqlx::query("DELETE FROM person_keys WHERE key = ANY($1)")
-        .bind(&dropped)
+    if !moved_keys.is_empty() {
+        // One statement, so one snapshot: the entries are found on the person
+        // each key names until the keys are written (knows_person), and moved
+        // with the key; a person created here is nobody's user, not discoverable.
+        sqlx::query(
+            "WITH created AS (INSERT INTO persons (person_id) SELECT * FROM unnest($3::uuid[])), \
+                  placed AS MATERIALIZED ( \
+                      SELECT e.owner_person_id, e.contact_id, m.person_id, \
+                             coalesce(p.discoverable, false) AS discoverable \
+                      FROM unnest($1::text[], $2::uuid[]) AS m(key, person_id) \
+                      JOIN person_keys pk ON pk.key = m.key AND pk.person_id <> m.person_id \
+                      LEFT JOIN persons p ON p.person_id = m.person_id \
+                      JOIN LATERAL (SELECT owner_person_id, contact_id FROM knows \
+                                    WHERE person_id = pk.person_id AND keys[1] = m.key) e ON true), \
+                  moved AS (UPDATE knows e SET person_id = placed.person_id, \
+                                               person_discoverable = placed.discoverable \
+                            FROM placed \
+                            WHERE e.owner_person_id = placed.owner_person_id \
+                              AND e.contact_id = placed.contact_id) \
+             INSERT INTO person_keys (key, person_id) SELECT * FROM unnest($1::text[], $2::uuid[]) \
+             ON CONFLICT (key) DO UPDATE SET person_id = EXCLUDED.person_id",
+        )
+        .bind(&moved_keys)
+        .bind(&moved_to)
+        .bind(&settlement.created)
         .execute(&mut *transaction)
         .await?;
-    sqlx::query(
-        "INSERT INTO person_keys (key, person_id) SELECT * FROM unnest($1::text[], $2::uuid[]) \
-         ON CONFLICT (key) DO UPDATE SET person_id = EXCLUDED.person_id",
-    )
-    .bind(&moved_keys)
-    .bind(&moved_to)
-    .execute(&mut *transaction)
-    .await?;
+    }
+    if !dropped.is_empty() {
+        sqlx::query("DELETE FROM person_keys WHERE key = ANY($1)")
+            .bind(&dropped)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    if settlement.retired.is_empty() {
+        return Ok(());
+    }
     retire(transaction, &settlement.retired).await
 }
 
