@@ -57,18 +57,24 @@ async fn is_erased(transaction: &mut PgConnection, user_id: Uuid) -> Result<bool
 }
 
 /// The user's person (id, discoverable), created without keys if the graph has
-/// none yet (a batch or a profile may arrive before the registration).
-async fn user_person(
+/// none yet (a batch or a profile may arrive before the registration); `None`
+/// once the user is erased: late events about them change nothing.
+async fn live_user_person(
     transaction: &mut PgConnection,
     user_id: Uuid,
-) -> Result<(Uuid, bool), sqlx::Error> {
-    let existing: Option<(Uuid, bool)> =
-        sqlx::query_as("SELECT person_id, discoverable FROM persons WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
-    if let Some(person) = existing {
-        return Ok(person);
+) -> Result<Option<(Uuid, bool)>, sqlx::Error> {
+    let (erased, person_id, discoverable): (bool, Option<Uuid>, Option<bool>) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM erased_users WHERE user_id = $1), p.person_id, p.discoverable \
+         FROM (VALUES (1)) AS one LEFT JOIN persons p ON p.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *transaction)
+    .await?;
+    if erased {
+        return Ok(None);
+    }
+    if let Some(existing) = person_id.zip(discoverable) {
+        return Ok(Some(existing));
     }
     let person_id = Uuid::now_v7();
     sqlx::query("INSERT INTO persons (person_id, user_id) VALUES ($1, $2)")
@@ -76,23 +82,52 @@ async fn user_person(
         .bind(user_id)
         .execute(&mut *transaction)
         .await?;
-    Ok((person_id, false))
+    Ok(Some((person_id, false)))
 }
 
-/// Sets the user's name from the registration unless a profile already named them.
-async fn set_display_name(
+/// Gives the registered user's person the registration's name (unless a profile
+/// named them already) and, with `account_key`, that key as the account's. The
+/// person is the user's own (`own`), else the person the key names if only
+/// someone's contact (it becomes the user, keeping its id), else a new one.
+async fn register_person(
     transaction: &mut PgConnection,
-    person_id: Uuid,
-    display_name: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE persons SET display_name = coalesce(display_name, $2) WHERE person_id = $1",
+    own: Option<Uuid>,
+    user: &UserRegistered,
+    account_key: Option<&IdentityKey>,
+) -> Result<Uuid, sqlx::Error> {
+    let account_key = account_key.map(IdentityKey::as_str);
+    if let Some(own) = own {
+        sqlx::query(
+            "UPDATE persons SET display_name = coalesce(display_name, $2), \
+                                account_key = coalesce($3, account_key) \
+             WHERE person_id = $1",
+        )
+        .bind(own)
+        .bind(&user.display_name)
+        .bind(account_key)
+        .execute(&mut *transaction)
+        .await?;
+        return Ok(own);
+    }
+    sqlx::query_scalar(
+        "WITH adopted AS ( \
+             UPDATE persons p SET user_id = $1, display_name = coalesce(p.display_name, $2), \
+                                  account_key = $3 \
+             FROM person_keys pk \
+             WHERE pk.key = $3 AND p.person_id = pk.person_id AND p.user_id IS NULL \
+             RETURNING p.person_id), \
+         created AS ( \
+             INSERT INTO persons (person_id, user_id, display_name, account_key) \
+             SELECT $4, $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM adopted) \
+             RETURNING person_id) \
+         SELECT person_id FROM adopted UNION ALL SELECT person_id FROM created",
     )
-    .bind(person_id)
-    .bind(display_name)
-    .execute(&mut *transaction)
-    .await?;
-    Ok(())
+    .bind(user.user_id)
+    .bind(&user.display_name)
+    .bind(account_key)
+    .bind(Uuid::now_v7())
+    .fetch_one(&mut *transaction)
+    .await
 }
 
 /// The reads of [`settle`], in the consumer's transaction.
@@ -309,64 +344,38 @@ impl GraphStore for PostgresGraph {
         user: &UserRegistered,
     ) -> Result<Vec<JoinedOwner>, StoreError> {
         lock_projection(transaction).await?;
-        if is_erased(transaction, user.user_id).await? {
-            return Ok(Vec::new());
-        }
         let key = IdentityKey::email(&user.email);
-        let own: Option<(Uuid, Option<String>)> =
-            sqlx::query_as("SELECT person_id, account_key FROM persons WHERE user_id = $1")
-                .bind(user.user_id)
-                .fetch_optional(&mut *transaction)
-                .await?;
-        if let Some((_, Some(_))) = own {
-            return Ok(Vec::new()); // applied already
+        let (erased, own, account_key, account_holder): (
+            bool,
+            Option<Uuid>,
+            Option<String>,
+            Option<Uuid>,
+        ) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM erased_users WHERE user_id = $1), \
+                    own.person_id, own.account_key, \
+                    (SELECT user_id FROM persons WHERE account_key = $2 AND user_id IS NOT NULL) \
+             FROM (VALUES (1)) AS one LEFT JOIN persons own ON own.user_id = $1",
+        )
+        .bind(user.user_id)
+        .bind(key.as_ref().map(IdentityKey::as_str))
+        .fetch_one(&mut *transaction)
+        .await?;
+        if erased || account_key.is_some() {
+            return Ok(Vec::new()); // erased, or applied already
         }
         let Some(key) = key else {
             tracing::warn!("registration without a usable e-mail address: no key recorded");
-            let (person_id, _) = user_person(transaction, user.user_id).await?;
-            set_display_name(transaction, person_id, &user.display_name).await?;
+            register_person(transaction, own, user, None).await?;
             return Ok(Vec::new());
         };
-        let account_holder: Option<Uuid> = sqlx::query_scalar(
-            "SELECT user_id FROM persons WHERE account_key = $1 AND user_id IS NOT NULL",
-        )
-        .bind(key.as_str())
-        .fetch_optional(&mut *transaction)
-        .await?;
         if account_holder.is_some_and(|holder| holder != user.user_id) {
             // An account deleted and its address reused is erased first, so this
             // is a contradiction: keep both apart.
             tracing::warn!("e-mail key is already another account's: not linked");
-            let (person_id, _) = user_person(transaction, user.user_id).await?;
-            set_display_name(transaction, person_id, &user.display_name).await?;
+            register_person(transaction, own, user, None).await?;
             return Ok(Vec::new());
         }
-        let person_id = match own {
-            Some((own, _)) => own,
-            None => {
-                // The person the address names, if only someone's contact, becomes
-                // the user, keeping its id.
-                let adopted: Option<Uuid> = sqlx::query_scalar(
-                    "UPDATE persons p SET user_id = $2 FROM person_keys pk \
-                     WHERE pk.key = $1 AND p.person_id = pk.person_id AND p.user_id IS NULL \
-                     RETURNING p.person_id",
-                )
-                .bind(key.as_str())
-                .bind(user.user_id)
-                .fetch_optional(&mut *transaction)
-                .await?;
-                match adopted {
-                    Some(person) => person,
-                    None => user_person(transaction, user.user_id).await?.0,
-                }
-            }
-        };
-        set_display_name(transaction, person_id, &user.display_name).await?;
-        sqlx::query("UPDATE persons SET account_key = $2 WHERE person_id = $1")
-            .bind(person_id)
-            .bind(key.as_str())
-            .execute(&mut *transaction)
-            .await?;
+        let person_id = register_person(transaction, own, user, Some(&key)).await?;
         settle_keys(transaction, [key]).await?;
         let owners: Vec<Uuid> = sqlx::query_scalar(
             "SELECT DISTINCT o.user_id FROM knows k \
@@ -394,10 +403,11 @@ impl GraphStore for PostgresGraph {
         profile: &ProfileUpdated,
     ) -> Result<(), StoreError> {
         lock_projection(transaction).await?;
-        if is_erased(transaction, profile.user_id).await? {
+        let Some((person_id, was_discoverable)) =
+            live_user_person(transaction, profile.user_id).await?
+        else {
             return Ok(());
-        }
-        let (person_id, was_discoverable) = user_person(transaction, profile.user_id).await?;
+        };
         let applied = sqlx::query(
             "UPDATE persons SET display_name = $2, discoverable = $3, profile_updated_at = $4 \
              WHERE person_id = $1 \
@@ -445,10 +455,11 @@ impl GraphStore for PostgresGraph {
         batch: &ContactsImported,
     ) -> Result<(), StoreError> {
         lock_projection(transaction).await?;
-        if is_erased(transaction, batch.owner_id).await? {
+        let Some((owner_person, owner_discoverable)) =
+            live_user_person(transaction, batch.owner_id).await?
+        else {
             return Ok(());
-        }
-        let (owner_person, owner_discoverable) = user_person(transaction, batch.owner_id).await?;
+        };
         let contact_ids: Vec<Uuid> = batch.contacts.iter().map(|c| c.contact_id).collect();
         let seen: HashSet<Uuid> = sqlx::query_scalar(
             "SELECT contact_id FROM knows WHERE owner_person_id = $1 AND contact_id = ANY($2) \
