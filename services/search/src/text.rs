@@ -13,9 +13,6 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, TokenStream,
 };
 
-/// Name under which the analyser is registered in a tantivy index.
-pub const ANALYZER: &str = "six_folded";
-
 /// Terms longer than this many bytes are dropped (they are never names, and bound
 /// the index's dictionary).
 const MAX_TERM_BYTES: usize = 64;
@@ -27,6 +24,15 @@ pub fn analyzer() -> TextAnalyzer {
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .build()
+}
+
+/// Calls `visit` with each term of `text`, in order, through `analyzer` (one of
+/// [`analyzer`], reused across many texts).
+pub fn each_term(analyzer: &mut TextAnalyzer, text: &str, mut visit: impl FnMut(&str)) {
+    let mut stream = analyzer.token_stream(text);
+    while let Some(token) = stream.next() {
+        visit(&token.text);
+    }
 }
 
 /// One term of a text, with where it lies in the text (bytes).
@@ -180,6 +186,19 @@ mod tests {
         );
         assert_eq!(texts("\"a*\" OR (b:c)"), ["a", "or", "b", "c"]);
         assert!(texts("  ***  ").is_empty());
+    }
+
+    #[test]
+    fn each_term_visits_the_terms_of_every_text_through_one_analyzer() {
+        let mut analyzer = analyzer();
+        let mut visited = Vec::new();
+        for text in ["José Ångström", "ann.lee@Acme.io"] {
+            each_term(&mut analyzer, text, |term| visited.push(term.to_owned()));
+        }
+        assert_eq!(visited, ["jose", "angstrom", "ann", "lee", "acme", "io"]);
+        for text in ["José Ångström", "ann.lee@Acme.io"] {
+            assert!(texts(text).iter().all(|term| visited.contains(term)));
+        }
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! One process writes the directory (tantivy locks it), so this backend serves one
 //! instance of the service; production runs Elasticsearch. Changes go to the
 //! writer as they are applied and become durable and visible at `commit`, which
-//! the projection calls before acknowledging its events.
+//! the projection calls before acknowledging its events. Searched terms are
+//! indexed under their document's scope ([`scoped`]), so a search reads only the
+//! terms its viewer may see.
+
+mod scoped;
 
 use std::{
     collections::BinaryHeap,
@@ -17,15 +21,13 @@ use ::tantivy::{
     collector::{Collector, Count, SegmentCollector},
     columnar::Column,
     directory::MmapDirectory,
-    query::{
-        BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
-    },
+    query::{BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery},
     schema::{
-        FAST, Field as IndexField, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-        TextOptions, Value,
+        FAST, Field as IndexField, INDEXED, IndexRecordOption, STORED, STRING, Schema, Value,
     },
 };
 
+use self::scoped::{Scope, ScopedTermQuery, TermMatcher};
 use super::{
     Change, Filter, Hit, IndexError, Page, Position, SearchIndex, SearchQuery, Total, match_factor,
 };
@@ -55,18 +57,14 @@ struct Fields {
     visible_to: IndexField,
     /// The document as JSON, returned by searches.
     source: IndexField,
-    /// The searched fields, in [`Field::ALL`] order.
+    /// The searched fields' terms under the document's scope
+    /// ([`scoped::scoped_term`]), in [`Field::ALL`] order.
     searched: [IndexField; 5],
 }
 
 impl Fields {
     fn schema() -> (Schema, Fields) {
         let mut schema = Schema::builder();
-        let searched_options = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(text::ANALYZER)
-                .set_index_option(IndexRecordOption::Basic),
-        );
         let fields = Fields {
             key: schema.add_text_field("key", STRING),
             id_high: schema.add_u64_field("id_high", FAST),
@@ -74,8 +72,7 @@ impl Fields {
             kind: schema.add_u64_field("kind", FAST),
             visible_to: schema.add_text_field("visible_to", STRING),
             source: schema.add_bytes_field("source", STORED),
-            searched: Field::ALL
-                .map(|field| schema.add_text_field(field.name(), searched_options.clone())),
+            searched: Field::ALL.map(|field| schema.add_bytes_field(field.name(), INDEXED)),
         };
         (schema.build(), fields)
     }
@@ -93,10 +90,17 @@ impl TantivyIndex {
         std::fs::create_dir_all(path).map_err(::tantivy::TantivyError::from)?;
         let directory = MmapDirectory::open(path).map_err(::tantivy::TantivyError::from)?;
         let (schema, fields) = Fields::schema();
-        let index = Index::open_or_create(directory, schema)?;
-        index
-            .tokenizers()
-            .register(text::ANALYZER, text::analyzer());
+        let index = Index::open_or_create(directory, schema).map_err(|error| match error {
+            ::tantivy::TantivyError::SchemaError(_) => {
+                IndexError::Tantivy(::tantivy::TantivyError::SchemaError(format!(
+                    "{} holds an index written by a version of search whose fields differ; \
+                     remove that directory, start the service (it creates the index empty) \
+                     and run `search reindex` to rebuild it from the importer's contacts",
+                    path.display()
+                )))
+            }
+            other => other.into(),
+        })?;
         let writer = index.writer(writer_memory_bytes)?;
         let reader = index
             .reader_builder()
@@ -123,9 +127,17 @@ impl TantivyIndex {
         indexed.add_u64(fields.id_low, id as u64);
         indexed.add_u64(fields.kind, u64::from(kind));
         indexed.add_text(fields.visible_to, document.subject.visible_to());
+        let scope = Scope::of(&document.subject);
+        let mut analyzer = text::analyzer();
         for field in Field::ALL {
             for value in document.values(field) {
-                indexed.add_text(fields.searched(field), value);
+                scoped::add_terms(
+                    &mut indexed,
+                    fields.searched(field),
+                    &scope,
+                    &mut analyzer,
+                    value,
+                );
             }
         }
         let source =
@@ -181,19 +193,23 @@ impl TantivyIndex {
                 IndexRecordOption::Basic,
             ))
         };
+        // The searched fields' terms are scoped too; this clause finds the
+        // documents of a query without terms or filters.
         let scope = BooleanQuery::new(vec![
             (Occur::Should, visible(&query.viewer_id.to_string())),
             (Occur::Should, visible(EVERYONE)),
         ]);
+        let scopes = Scope::visible_to(query.viewer_id);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
             Occur::Must,
             Box::new(ConstScoreQuery::new(Box::new(scope), 0.0)),
         )];
         for Filter { field, terms } in &query.filters {
             for term in terms {
-                let required = TermQuery::new(
-                    Term::from_field_text(fields.searched(*field), term),
-                    IndexRecordOption::Basic,
+                let required = ScopedTermQuery::new(
+                    fields.searched(*field),
+                    Arc::clone(&scopes),
+                    TermMatcher::exact(term),
                 );
                 clauses.push((
                     Occur::Must,
@@ -202,32 +218,29 @@ impl TantivyIndex {
             }
         }
         for term in &query.terms {
-            clauses.push((Occur::Must, Box::new(self.best_match(term))));
+            clauses.push((Occur::Must, Box::new(self.best_match(&scopes, term))));
         }
         BooleanQuery::new(clauses)
     }
 
-    /// Scores the best match of one query term over every field and match kind.
-    fn best_match(&self, term: &str) -> DisjunctionMaxQuery {
-        let edits = text::allowed_edits(term);
+    /// Scores the best match of one query term over every field and match kind,
+    /// among the terms of `scopes`.
+    fn best_match(&self, scopes: &Arc<[Scope]>, term: &str) -> DisjunctionMaxQuery {
+        let matchers: Vec<(Match, Arc<TermMatcher>)> = Match::ALL
+            .into_iter()
+            .filter_map(|kind| Some((kind, TermMatcher::new(term, kind)?)))
+            .collect();
         let mut disjuncts: Vec<Box<dyn Query>> = Vec::new();
         for field in Field::ALL {
-            let index_term = Term::from_field_text(self.fields.searched(field), term);
-            for kind in Match::ALL {
-                let matching: Box<dyn Query> = match kind {
-                    Match::Exact => {
-                        Box::new(TermQuery::new(index_term.clone(), IndexRecordOption::Basic))
-                    }
-                    Match::Prefix => {
-                        Box::new(FuzzyTermQuery::new_prefix(index_term.clone(), 0, true))
-                    }
-                    Match::Fuzzy if edits > 0 => {
-                        Box::new(FuzzyTermQuery::new(index_term.clone(), edits, true))
-                    }
-                    Match::Fuzzy => continue,
-                };
+            for (kind, matcher) in &matchers {
+                let kind = *kind;
+                let matching = ScopedTermQuery::new(
+                    self.fields.searched(field),
+                    Arc::clone(scopes),
+                    Arc::clone(matcher),
+                );
                 disjuncts.push(Box::new(ConstScoreQuery::new(
-                    matching,
+                    Box::new(matching),
                     field.weight() * match_factor(kind),
                 )));
             }
@@ -399,5 +412,30 @@ impl SegmentCollector for RankSegmentCollector {
 
     fn harvest(self) -> Vec<Ranked> {
         self.best.into_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ::tantivy::schema::TEXT;
+
+    use super::*;
+
+    #[test]
+    fn a_directory_with_other_fields_is_refused_with_what_to_do() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut other = Schema::builder();
+        other.add_text_field("name", TEXT);
+        Index::create_in_dir(directory.path(), other.build()).unwrap();
+
+        let Err(error) = TantivyIndex::open(directory.path(), 15_000_000) else {
+            panic!("an index of other fields was opened");
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains(&directory.path().display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("search reindex"), "{message}");
     }
 }
