@@ -371,16 +371,11 @@ impl<E: Evidence + Send> Evidence for AfterNewEntries<'_, E> {
         keys: &[IdentityKey],
     ) -> Result<HashSet<IdentityKey>, StoreError> {
         let new_firsts: HashSet<&IdentityKey> = self.new_entries.firsts.iter().flatten().collect();
-        let (mut firsts, unread): (HashSet<IdentityKey>, Vec<IdentityKey>) = (
-            keys.iter()
-                .filter(|key| new_firsts.contains(key))
-                .cloned()
-                .collect(),
-            keys.iter()
-                .filter(|key| !new_firsts.contains(key))
-                .cloned()
-                .collect(),
-        );
+        let (known, unread): (Vec<IdentityKey>, Vec<IdentityKey>) = keys
+            .iter()
+            .cloned()
+            .partition(|key| new_firsts.contains(key));
+        let mut firsts: HashSet<IdentityKey> = known.into_iter().collect();
         if !unread.is_empty() {
             firsts.extend(self.store.firsts_of_entries(&unread).await?);
         }
