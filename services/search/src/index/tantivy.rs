@@ -25,6 +25,7 @@ use ::tantivy::{
     schema::{
         FAST, Field as IndexField, INDEXED, IndexRecordOption, STORED, STRING, Schema, Value,
     },
+    tokenizer::TextAnalyzer,
 };
 
 use self::scoped::{Scope, ScopedTermQuery, TermMatcher};
@@ -117,7 +118,13 @@ impl TantivyIndex {
         Term::from_field_text(self.fields.key, &key.stored_id())
     }
 
-    fn index_document(&self, document: &Document) -> Result<TantivyDocument, IndexError> {
+    /// The document as indexed; `analyzer` is [`text::analyzer`], reused across a
+    /// batch.
+    fn index_document(
+        &self,
+        document: &Document,
+        analyzer: &mut TextAnalyzer,
+    ) -> Result<TantivyDocument, IndexError> {
         let fields = &self.fields;
         let key = document.subject.key();
         let (id, kind) = key.sort_value();
@@ -128,14 +135,13 @@ impl TantivyIndex {
         indexed.add_u64(fields.kind, u64::from(kind));
         indexed.add_text(fields.visible_to, document.subject.visible_to());
         let scope = Scope::of(&document.subject);
-        let mut analyzer = text::analyzer();
         for field in Field::ALL {
             for value in document.values(field) {
                 scoped::add_terms(
                     &mut indexed,
                     fields.searched(field),
                     &scope,
-                    &mut analyzer,
+                    analyzer,
                     value,
                 );
             }
@@ -148,11 +154,12 @@ impl TantivyIndex {
 
     fn apply_now(&self, changes: Vec<Change>) -> Result<(), IndexError> {
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut analyzer = text::analyzer();
         for change in changes {
             match change {
                 Change::Upsert(document) => {
                     writer.delete_term(self.key_term(document.subject.key()));
-                    writer.add_document(self.index_document(&document)?)?;
+                    writer.add_document(self.index_document(&document, &mut analyzer)?)?;
                 }
                 Change::DeleteContact { contact_id } => {
                     writer.delete_term(self.key_term(DocumentKey::Contact(contact_id)));

@@ -289,8 +289,9 @@ impl DocSet for MatchedDocuments {
     }
 }
 
-/// Accepts the terms of `scope` whose rest the Levenshtein automaton accepts; the
-/// dictionary's walk leaves every other scope at its first differing byte.
+/// Accepts the terms of `scope` whose rest the Levenshtein automaton accepts.
+/// [`matching_terms`] bounds the walk to the scope's range already; checking the
+/// scope's bytes here too means no bound can let another scope's term match.
 struct InScope<'a> {
     scope: &'a Scope,
     dfa: &'a DFA,
