@@ -8,6 +8,7 @@
 //! `docs/events` (likewise).
 
 use schemars::Schema;
+use serde_json::value::RawValue;
 
 use crate::api::ProfileUpdated;
 use crate::auth::{UserDeleted, UserRegistered};
@@ -15,7 +16,7 @@ use crate::graph::ContactJoined;
 use crate::importer::{
     ContactDeleted, ContactsImported, ImportCompleted, ImportFailed, ImportStarted,
 };
-use crate::{DecodeError, Envelope, EventData, EventMeta, RawEnvelope, envelope_schema};
+use crate::{DecodeError, Envelope, EventData, EventMeta, envelope_schema, wire};
 
 macro_rules! catalog {
     ($( $(#[$doc:meta])* $variant:ident($payload:ty), )+) => {
@@ -36,10 +37,10 @@ macro_rules! catalog {
         }
 
         impl DomainEvent {
-            /// Types an already decoded envelope according to its `type`.
-            pub fn from_raw(raw: RawEnvelope) -> Result<Self, DecodeError> {
-                match raw.meta().event_type.as_str() {
-                    $( <$payload as EventData>::TYPE => raw.into_typed().map(DomainEvent::$variant), )+
+            /// Types `data` according to the `type` of `meta`.
+            fn from_raw_data(meta: EventMeta, data: &RawValue) -> Result<Self, DecodeError> {
+                match meta.event_type.as_str() {
+                    $( <$payload as EventData>::TYPE => Envelope::of_raw_data(meta, data).map(DomainEvent::$variant), )+
                     other => Err(unknown_type(other)),
                 }
             }
@@ -101,7 +102,8 @@ impl DomainEvent {
     /// is missing or invalid, unknown type, unknown version of a known type, data not
     /// matching the payload), fit to be the reason a message is parked.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        DomainEvent::from_raw(RawEnvelope::decode(bytes)?)
+        let (meta, data) = wire::parse(bytes)?;
+        DomainEvent::from_raw_data(meta, data)
     }
 
     /// The routing key to publish with: the event type.

@@ -1,7 +1,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 use uuid::Uuid;
 
 use crate::derived_id::derived_event_id;
@@ -91,7 +91,20 @@ impl<T: EventData> Envelope<T> {
 
     /// Decodes a message body that must hold an event of type `T::TYPE`.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        RawEnvelope::decode(bytes)?.into_typed()
+        let (meta, data) = wire::parse(bytes)?;
+        Envelope::of_raw_data(meta, data)
+    }
+
+    /// The event of `meta` and `data`, checking that it is of type `T::TYPE`.
+    pub(crate) fn of_raw_data(meta: EventMeta, data: &RawValue) -> Result<Self, DecodeError> {
+        if meta.event_type != T::TYPE {
+            return Err(DecodeError::UnexpectedType {
+                expected: T::TYPE,
+                found: meta.event_type,
+            });
+        }
+        let data = wire::typed_data(&meta, data)?;
+        Ok(Envelope { meta, data })
     }
 }
 
@@ -199,6 +212,7 @@ impl RawEnvelope {
     /// whatever its type.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let (meta, data) = wire::parse(bytes)?;
+        let data = wire::typed_data(&meta, data)?;
         Ok(RawEnvelope { meta, data })
     }
 
@@ -210,10 +224,8 @@ impl RawEnvelope {
                 found: self.meta.event_type,
             });
         }
-        let data = serde_json::from_value(self.data).map_err(|error| DecodeError::InvalidData {
-            event_type: self.meta.event_type.clone(),
-            error: error.to_string(),
-        })?;
+        let data = serde_json::from_value(self.data)
+            .map_err(|error| wire::invalid_data(&self.meta, error))?;
         Ok(Envelope {
             meta: self.meta,
             data,
@@ -255,8 +267,11 @@ impl Serialize for RawEnvelope {
 
 impl<'de> Deserialize<'de> for RawEnvelope {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let attributes = Map::<String, Value>::deserialize(deserializer)?;
-        let (meta, data) = wire::from_attributes(attributes).map_err(D::Error::custom)?;
+        let mut attributes = Map::<String, Value>::deserialize(deserializer)?;
+        let meta = wire::from_attributes(&attributes).map_err(D::Error::custom)?;
+        let data = attributes
+            .remove("data")
+            .ok_or_else(|| D::Error::custom(wire::missing_data(&attributes)))?;
         Ok(RawEnvelope { meta, data })
     }
 }

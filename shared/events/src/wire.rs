@@ -5,48 +5,72 @@
 //! `Deserialize`, so that every failure names the attribute at fault.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer, de::DeserializeOwned, de::IgnoredAny};
+use serde_json::{Map, Value, value::RawValue};
 use uuid::Uuid;
 
 use crate::envelope::EventMeta;
 use crate::error::{DecodeError, EnvelopeError};
 use crate::{DATA_CONTENT_TYPE, SPEC_VERSION};
 
-/// Parses a message body into its attributes and its (still untyped) `data`.
-pub(crate) fn parse(bytes: &[u8]) -> Result<(EventMeta, Value), DecodeError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|error| DecodeError::NotJson(error.to_string()))?;
-    let Value::Object(attributes) = value else {
-        return Err(EnvelopeError::NotAnObject.into());
-    };
-    Ok(from_attributes(attributes)?)
+/// Parses a message body into its attributes and its `data`, still as JSON text:
+/// the payload is parsed once, by whoever knows its type, rather than first into
+/// an untyped tree.
+pub(crate) fn parse(bytes: &[u8]) -> Result<(EventMeta, &RawValue), DecodeError> {
+    let mut members: BTreeMap<String, &RawValue> =
+        serde_json::from_slice(bytes).map_err(|error| not_an_event(bytes, error))?;
+    let data = members.remove("data");
+    let attributes = members
+        .into_iter()
+        .map(|(name, value)| Ok((name, serde_json::from_str(value.get())?)))
+        .collect::<Result<Map<String, Value>, serde_json::Error>>()
+        .map_err(|error| DecodeError::NotJson(error.to_string()))?;
+    let meta = from_attributes(&attributes)?;
+    let data = data.ok_or_else(|| missing_data(&attributes))?;
+    Ok((meta, data))
+}
+
+/// Why `bytes`, which do not parse as a JSON object, are no event.
+fn not_an_event(bytes: &[u8], error: serde_json::Error) -> DecodeError {
+    match serde_json::from_slice::<IgnoredAny>(bytes) {
+        Ok(_) => EnvelopeError::NotAnObject.into(),
+        Err(_) => DecodeError::NotJson(error.to_string()),
+    }
+}
+
+/// Why an event object has no `data`.
+pub(crate) fn missing_data(attributes: &Map<String, Value>) -> EnvelopeError {
+    if attributes.contains_key("data_base64") {
+        EnvelopeError::BinaryData
+    } else {
+        EnvelopeError::MissingAttribute("data")
+    }
 }
 
 /// Reads the attributes we know from a structured-mode event object.
 ///
 /// Unknown attributes (other producers' extensions, `dataschema`...) are ignored.
 /// A `null` optional attribute counts as absent.
-pub(crate) fn from_attributes(
-    mut attributes: Map<String, Value>,
-) -> Result<(EventMeta, Value), EnvelopeError> {
-    let specversion = required_string(&attributes, "specversion")?;
+pub(crate) fn from_attributes(attributes: &Map<String, Value>) -> Result<EventMeta, EnvelopeError> {
+    let specversion = required_string(attributes, "specversion")?;
     if specversion != SPEC_VERSION {
         return Err(EnvelopeError::UnsupportedSpecVersion(
             specversion.to_owned(),
         ));
     }
 
-    let id = required_string(&attributes, "id")?;
+    let id = required_string(attributes, "id")?;
     let id = Uuid::parse_str(id).map_err(|error| EnvelopeError::InvalidAttribute {
         attribute: "id",
         reason: format!("`{id}` is not a UUID ({error})"),
     })?;
 
-    let source = non_empty(&attributes, "source")?.to_owned();
-    let event_type = non_empty(&attributes, "type")?.to_owned();
+    let source = non_empty(attributes, "source")?.to_owned();
+    let event_type = non_empty(attributes, "type")?.to_owned();
 
-    let time = required_string(&attributes, "time")?;
+    let time = required_string(attributes, "time")?;
     let time = DateTime::parse_from_rfc3339(time)
         .map_err(|error| EnvelopeError::InvalidAttribute {
             attribute: "time",
@@ -54,7 +78,7 @@ pub(crate) fn from_attributes(
         })?
         .with_timezone(&Utc);
 
-    if let Some(content_type) = optional_string(&attributes, "datacontenttype")?
+    if let Some(content_type) = optional_string(attributes, "datacontenttype")?
         && !is_json_media_type(content_type)
     {
         return Err(EnvelopeError::InvalidAttribute {
@@ -63,28 +87,37 @@ pub(crate) fn from_attributes(
         });
     }
 
-    let subject = optional_string(&attributes, "subject")?.map(str::to_owned);
-    let traceparent = optional_string(&attributes, "traceparent")?.map(str::to_owned);
-    let correlation_id = optional_string(&attributes, "correlationid")?.map(str::to_owned);
-    let causation_id = optional_string(&attributes, "causationid")?.map(str::to_owned);
-
-    let data = match attributes.remove("data") {
-        Some(data) => data,
-        None if attributes.contains_key("data_base64") => return Err(EnvelopeError::BinaryData),
-        None => return Err(EnvelopeError::MissingAttribute("data")),
-    };
-
-    let meta = EventMeta {
+    Ok(EventMeta {
         id,
         source,
         event_type,
         time,
-        subject,
-        traceparent,
-        correlation_id,
-        causation_id,
-    };
-    Ok((meta, data))
+        subject: optional_string(attributes, "subject")?.map(str::to_owned),
+        traceparent: optional_string(attributes, "traceparent")?.map(str::to_owned),
+        correlation_id: optional_string(attributes, "correlationid")?.map(str::to_owned),
+        causation_id: optional_string(attributes, "causationid")?.map(str::to_owned),
+    })
+}
+
+/// `data` of `meta`'s type as `T`, the error naming the type.
+pub(crate) fn typed_data<T: DeserializeOwned>(
+    meta: &EventMeta,
+    data: &RawValue,
+) -> Result<T, DecodeError> {
+    serde_json::from_str(data.get()).map_err(|error| invalid_data(meta, error))
+}
+
+/// `data` does not fit its type's payload: serde's message, without the position
+/// it gives (which would count from the start of `data`, not of the body).
+pub(crate) fn invalid_data(meta: &EventMeta, error: serde_json::Error) -> DecodeError {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    DecodeError::InvalidData {
+        event_type: meta.event_type.clone(),
+        error: message
+            .strip_suffix(&position)
+            .map_or_else(|| message.clone(), str::to_owned),
+    }
 }
 
 fn required_string<'a>(
