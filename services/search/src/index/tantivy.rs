@@ -7,6 +7,7 @@
 //! indexed under their document's scope ([`scoped`]), so a search reads only the
 //! terms its viewer may see.
 
+mod merges;
 mod scoped;
 
 use std::{
@@ -36,6 +37,16 @@ use crate::{
     document::{Document, DocumentKey, EVERYONE, Field},
     text::{self, Match},
 };
+
+/// Threads the writer indexes documents on. One makes one segment per commit,
+/// where each thread would make its own: with two, each owner's terms were split
+/// across twice the segments and merged back later, and indexing cost 63-69 µs of
+/// CPU per document against 51-55 with one (`infra/bench/search`).
+const INDEXING_THREADS: usize = 1;
+
+/// The most documents a merge puts in one segment ([`merges`]): with merges of
+/// ~540,000 the process peaked at 410-430 MB, over its 300 MB target.
+const MAX_MERGED_DOCS: u32 = 150_000;
 
 /// The embedded index.
 #[derive(Clone)]
@@ -102,7 +113,8 @@ impl TantivyIndex {
             }
             other => other.into(),
         })?;
-        let writer = index.writer(writer_memory_bytes)?;
+        let writer = index.writer_with_num_threads(INDEXING_THREADS, writer_memory_bytes)?;
+        writer.set_merge_policy(Box::new(merges::CappedMerges::new(MAX_MERGED_DOCS)));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
