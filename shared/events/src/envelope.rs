@@ -97,12 +97,7 @@ impl<T: EventData> Envelope<T> {
 
     /// The event of `meta` and `data`, checking that it is of type `T::TYPE`.
     pub(crate) fn of_raw_data(meta: EventMeta, data: &RawValue) -> Result<Self, DecodeError> {
-        if meta.event_type != T::TYPE {
-            return Err(DecodeError::UnexpectedType {
-                expected: T::TYPE,
-                found: meta.event_type,
-            });
-        }
+        expect_type::<T>(&meta)?;
         let data = wire::typed_data(&meta, data)?;
         Ok(Envelope { meta, data })
     }
@@ -218,12 +213,7 @@ impl RawEnvelope {
 
     /// Types the payload, checking that the event is of type `T::TYPE`.
     pub fn into_typed<T: EventData>(self) -> Result<Envelope<T>, DecodeError> {
-        if self.meta.event_type != T::TYPE {
-            return Err(DecodeError::UnexpectedType {
-                expected: T::TYPE,
-                found: self.meta.event_type,
-            });
-        }
+        expect_type::<T>(&self.meta)?;
         let data = serde_json::from_value(self.data)
             .map_err(|error| wire::invalid_data(&self.meta, error))?;
         Ok(Envelope {
@@ -274,6 +264,17 @@ impl<'de> Deserialize<'de> for RawEnvelope {
             .ok_or_else(|| D::Error::custom(wire::missing_data(&attributes)))?;
         Ok(RawEnvelope { meta, data })
     }
+}
+
+/// `UnexpectedType` unless the event of `meta` is of type `T::TYPE`.
+fn expect_type<T: EventData>(meta: &EventMeta) -> Result<(), DecodeError> {
+    if meta.event_type == T::TYPE {
+        return Ok(());
+    }
+    Err(DecodeError::UnexpectedType {
+        expected: T::TYPE,
+        found: meta.event_type.clone(),
+    })
 }
 
 /// Now, to the microsecond: what PostgreSQL `timestamptz` keeps, so a time read back

@@ -110,13 +110,14 @@ pub(crate) fn typed_data<T: DeserializeOwned>(
 /// `data` does not fit its type's payload: serde's message, without the position
 /// it gives (which would count from the start of `data`, not of the body).
 pub(crate) fn invalid_data(meta: &EventMeta, error: serde_json::Error) -> DecodeError {
-    let message = error.to_string();
+    let mut message = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());
+    if message.ends_with(&position) {
+        message.truncate(message.len() - position.len());
+    }
     DecodeError::InvalidData {
         event_type: meta.event_type.clone(),
-        error: message
-            .strip_suffix(&position)
-            .map_or_else(|| message.clone(), str::to_owned),
+        error: message,
     }
 }
 
