@@ -174,24 +174,23 @@ impl std::fmt::Debug for ScopedTermQuery {
 
 impl Query for ScopedTermQuery {
     fn weight(&self, _scoring: EnableScoring<'_>) -> ::tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(ScopedTermWeight {
-            field: self.field,
-            scopes: Arc::clone(&self.scopes),
-            matcher: Arc::clone(&self.matcher),
-        }))
+        Ok(Box::new(ScopedTermWeight(self.clone())))
     }
 }
 
-struct ScopedTermWeight {
-    field: IndexField,
-    scopes: Arc<[Scope]>,
-    matcher: Arc<TermMatcher>,
-}
+/// The query as tantivy runs it on each segment: it scores nothing, so it needs
+/// nothing more than the query.
+struct ScopedTermWeight(ScopedTermQuery);
 
 impl ScopedTermWeight {
     /// The segment's documents with a matching term, in order.
     fn documents(&self, reader: &SegmentReader) -> ::tantivy::Result<Vec<DocId>> {
-        let inverted_index = reader.inverted_index(self.field)?;
+        let ScopedTermQuery {
+            field,
+            scopes,
+            matcher,
+        } = &self.0;
+        let inverted_index = reader.inverted_index(*field)?;
         let dictionary = inverted_index.terms();
         let mut documents = Vec::new();
         let mut add = |term_info: &::tantivy::postings::TermInfo| -> io::Result<()> {
@@ -203,8 +202,8 @@ impl ScopedTermWeight {
             }
             Ok(())
         };
-        for scope in self.scopes.iter() {
-            match &*self.matcher {
+        for scope in scopes.iter() {
+            match &**matcher {
                 TermMatcher::Exact(term) => {
                     if let Some(term_info) = dictionary.get(scoped_term(scope, term))? {
                         add(&term_info)?;
