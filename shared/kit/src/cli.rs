@@ -114,7 +114,7 @@ fn parse(args: &[String], own: &[&str]) -> Result<Command, String> {
 /// Runs the service binary: parses the command line and the configuration, then
 /// does what was asked. This is all a service's `main` calls.
 pub fn main<S: Service>() -> ExitCode {
-    memory::cap_malloc_arenas();
+    memory::configure_allocator();
     let own = S::commands();
     let own_usage: Vec<&str> = own.iter().map(|command| command.usage).collect();
     let own_names: Vec<&str> = own.iter().map(|command| command.name).collect();

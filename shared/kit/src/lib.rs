@@ -7,7 +7,8 @@
 //! - [`db`]: the pool and migrations (the bus's and the service's);
 //! - [`auth`]: access-token verification (axum extractors) and service tokens;
 //! - [`egress`]: an HTTP client for URLs users give, kept off private networks;
-//! - [`memory`]: how the process's allocator keeps freed memory;
+//! - [`memory`]: the process's allocator (glibc's, or mimalloc with the feature
+//!   `mimalloc`) and how it keeps freed memory;
 //! - [`service`]: the [`Service`] trait, start-up and the graceful shutdown sequence;
 //! - [`cli`]: `serve`, `migrate` and the parking-queue commands;
 //! - `testing` (feature `testing`): start a service on port 0 with its own
