@@ -7,11 +7,12 @@
 //! indexed under their document's scope ([`scoped`]), so a search reads only the
 //! terms its viewer may see.
 
+mod keys;
 mod merges;
 mod scoped;
 
 use std::{
-    collections::BinaryHeap,
+    collections::{BinaryHeap, HashSet},
     path::Path,
     sync::{Arc, Mutex, PoisonError},
 };
@@ -29,7 +30,10 @@ use ::tantivy::{
     tokenizer::TextAnalyzer,
 };
 
-use self::scoped::{Scope, ScopedTermQuery, TermMatcher};
+use self::{
+    keys::KeysQuery,
+    scoped::{Scope, ScopedTermQuery, TermMatcher},
+};
 use super::{
     Change, Filter, Hit, IndexError, Page, Position, SearchIndex, SearchQuery, Total, match_factor,
 };
@@ -167,25 +171,53 @@ impl TantivyIndex {
     fn apply_now(&self, changes: Vec<Change>) -> Result<(), IndexError> {
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut analyzer = text::analyzer();
+        let mut upserts = Vec::new();
         for change in changes {
-            match change {
+            let deleted = match change {
                 Change::Upsert(document) => {
-                    writer.delete_term(self.key_term(document.subject.key()));
-                    writer.add_document(self.index_document(&document, &mut analyzer)?)?;
+                    upserts.push(document);
+                    continue;
                 }
                 Change::DeleteContact { contact_id } => {
-                    writer.delete_term(self.key_term(DocumentKey::Contact(contact_id)));
+                    self.key_term(DocumentKey::Contact(contact_id))
                 }
-                Change::DeleteProfile { user_id } => {
-                    writer.delete_term(self.key_term(DocumentKey::Profile(user_id)));
-                }
+                Change::DeleteProfile { user_id } => self.key_term(DocumentKey::Profile(user_id)),
                 Change::DeleteContactsOf { owner_id } => {
-                    writer.delete_term(Term::from_field_text(
-                        self.fields.visible_to,
-                        &owner_id.to_string(),
-                    ));
+                    Term::from_field_text(self.fields.visible_to, &owner_id.to_string())
                 }
-            }
+            };
+            // The upserts before the delete first, so that it removes what they add.
+            self.upsert_all(&writer, std::mem::take(&mut upserts), &mut analyzer)?;
+            writer.delete_term(deleted);
+        }
+        self.upsert_all(&writer, upserts, &mut analyzer)
+    }
+
+    /// Replaces the documents of a run of upserts, the last of each key winning as
+    /// if they were applied one by one: one delete of every key ([`keys`]), then
+    /// the additions.
+    fn upsert_all(
+        &self,
+        writer: &IndexWriter,
+        upserts: Vec<Document>,
+        analyzer: &mut TextAnalyzer,
+    ) -> Result<(), IndexError> {
+        if upserts.is_empty() {
+            return Ok(());
+        }
+        let mut keys = HashSet::with_capacity(upserts.len());
+        let mut last_of_each_key: Vec<Document> = upserts
+            .into_iter()
+            .rev()
+            .filter(|document| keys.insert(document.subject.key()))
+            .collect();
+        last_of_each_key.reverse();
+        writer.delete_query(Box::new(KeysQuery::new(
+            self.fields.key,
+            keys.iter().map(DocumentKey::stored_id),
+        )))?;
+        for document in &last_of_each_key {
+            writer.add_document(self.index_document(document, analyzer)?)?;
         }
         Ok(())
     }

@@ -15,7 +15,9 @@ use std::{
 };
 
 use ::tantivy::{
-    DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyDocument, TantivyError,
+    DocId, DocSet, InvertedIndexReader, Score, SegmentReader, TERMINATED, TantivyDocument,
+    TantivyError,
+    postings::TermInfo,
     query::{ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight},
     schema::{Field as IndexField, IndexRecordOption},
     termdict::TermDictionary,
@@ -183,8 +185,8 @@ impl Query for ScopedTermQuery {
 struct ScopedTermWeight(ScopedTermQuery);
 
 impl ScopedTermWeight {
-    /// The segment's documents with a matching term, in order.
-    fn documents(&self, reader: &SegmentReader) -> ::tantivy::Result<Vec<DocId>> {
+    /// The segment's documents with a matching term.
+    fn documents(&self, reader: &SegmentReader) -> ::tantivy::Result<MatchedDocuments> {
         let ScopedTermQuery {
             field,
             scopes,
@@ -193,15 +195,8 @@ impl ScopedTermWeight {
         let inverted_index = reader.inverted_index(*field)?;
         let dictionary = inverted_index.terms();
         let mut documents = Vec::new();
-        let mut add = |term_info: &::tantivy::postings::TermInfo| -> io::Result<()> {
-            let mut postings = inverted_index
-                .read_block_postings_from_terminfo(term_info, IndexRecordOption::Basic)?;
-            while !postings.docs().is_empty() {
-                documents.extend_from_slice(postings.docs());
-                postings.advance();
-            }
-            Ok(())
-        };
+        let mut add =
+            |term_info: &TermInfo| add_postings(&inverted_index, term_info, &mut documents);
         for scope in scopes.iter() {
             match &**matcher {
                 TermMatcher::Exact(term) => {
@@ -217,9 +212,7 @@ impl ScopedTermWeight {
                 }
             }
         }
-        documents.sort_unstable();
-        documents.dedup();
-        Ok(documents)
+        Ok(MatchedDocuments::new(documents))
     }
 }
 
@@ -244,15 +237,11 @@ fn matching_terms<'a>(
 
 impl Weight for ScopedTermWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> ::tantivy::Result<Box<dyn Scorer>> {
-        let documents = MatchedDocuments {
-            documents: self.documents(reader)?,
-            at: 0,
-        };
-        Ok(Box::new(ConstScorer::new(documents, boost)))
+        Ok(Box::new(ConstScorer::new(self.documents(reader)?, boost)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> ::tantivy::Result<Explanation> {
-        if self.documents(reader)?.binary_search(&doc).is_ok() {
+        if self.documents(reader)?.contains(doc) {
             Ok(Explanation::new("ScopedTermQuery", 1.0))
         } else {
             Err(TantivyError::InvalidArgument(format!(
@@ -262,10 +251,38 @@ impl Weight for ScopedTermWeight {
     }
 }
 
+/// Adds the documents of a term's postings to `documents`.
+pub(super) fn add_postings(
+    inverted_index: &InvertedIndexReader,
+    term_info: &TermInfo,
+    documents: &mut Vec<DocId>,
+) -> io::Result<()> {
+    let mut postings =
+        inverted_index.read_block_postings_from_terminfo(term_info, IndexRecordOption::Basic)?;
+    while !postings.docs().is_empty() {
+        documents.extend_from_slice(postings.docs());
+        postings.advance();
+    }
+    Ok(())
+}
+
 /// A segment's matching documents, strictly increasing, as a [`DocSet`].
-struct MatchedDocuments {
+pub(super) struct MatchedDocuments {
     documents: Vec<DocId>,
     at: usize,
+}
+
+impl MatchedDocuments {
+    /// `documents` in any order, repeats allowed.
+    pub(super) fn new(mut documents: Vec<DocId>) -> Self {
+        documents.sort_unstable();
+        documents.dedup();
+        Self { documents, at: 0 }
+    }
+
+    pub(super) fn contains(&self, doc: DocId) -> bool {
+        self.documents.binary_search(&doc).is_ok()
+    }
 }
 
 impl DocSet for MatchedDocuments {
