@@ -11,12 +11,12 @@
 use std::sync::Arc;
 
 use ::tantivy::{
-    DocId, Score, SegmentReader, TantivyError,
-    query::{ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight},
+    SegmentReader,
+    query::{EnableScoring, Query, Weight},
     schema::Field as IndexField,
 };
 
-use super::scoped::{MatchedDocuments, add_postings};
+use super::scoped::{DocumentsQuery, DocumentsWeight, MatchedDocuments, add_postings};
 
 /// The documents with one of `keys` in `field`.
 #[derive(Clone, Debug)]
@@ -36,40 +36,23 @@ impl KeysQuery {
 
 impl Query for KeysQuery {
     fn weight(&self, _scoring: EnableScoring<'_>) -> ::tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(KeysWeight(self.clone())))
+        Ok(Box::new(DocumentsWeight(self.clone())))
     }
 }
 
-/// The query as tantivy runs it on each segment.
-struct KeysWeight(KeysQuery);
+impl DocumentsQuery for KeysQuery {
+    const NAME: &'static str = "KeysQuery";
 
-impl KeysWeight {
-    /// The segment's documents with one of the keys, in order.
+    /// The segment's documents with one of the keys.
     fn documents(&self, reader: &SegmentReader) -> ::tantivy::Result<MatchedDocuments> {
-        let inverted_index = reader.inverted_index(self.0.field)?;
+        let inverted_index = reader.inverted_index(self.field)?;
         let dictionary = inverted_index.terms();
         let mut documents = Vec::new();
-        for key in self.0.keys.iter() {
+        for key in self.keys.iter() {
             if let Some(term_info) = dictionary.get(key)? {
                 add_postings(&inverted_index, &term_info, &mut documents)?;
             }
         }
         Ok(MatchedDocuments::new(documents))
-    }
-}
-
-impl Weight for KeysWeight {
-    fn scorer(&self, reader: &SegmentReader, boost: Score) -> ::tantivy::Result<Box<dyn Scorer>> {
-        Ok(Box::new(ConstScorer::new(self.documents(reader)?, boost)))
-    }
-
-    fn explain(&self, reader: &SegmentReader, doc: DocId) -> ::tantivy::Result<Explanation> {
-        if self.documents(reader)?.contains(doc) {
-            Ok(Explanation::new("KeysQuery", 1.0))
-        } else {
-            Err(TantivyError::InvalidArgument(format!(
-                "document {doc} does not match"
-            )))
-        }
     }
 }

@@ -176,22 +176,20 @@ impl std::fmt::Debug for ScopedTermQuery {
 
 impl Query for ScopedTermQuery {
     fn weight(&self, _scoring: EnableScoring<'_>) -> ::tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(ScopedTermWeight(self.clone())))
+        Ok(Box::new(DocumentsWeight(self.clone())))
     }
 }
 
-/// The query as tantivy runs it on each segment: it scores nothing, so it needs
-/// nothing more than the query.
-struct ScopedTermWeight(ScopedTermQuery);
+impl DocumentsQuery for ScopedTermQuery {
+    const NAME: &'static str = "ScopedTermQuery";
 
-impl ScopedTermWeight {
     /// The segment's documents with a matching term.
     fn documents(&self, reader: &SegmentReader) -> ::tantivy::Result<MatchedDocuments> {
         let ScopedTermQuery {
             field,
             scopes,
             matcher,
-        } = &self.0;
+        } = self;
         let inverted_index = reader.inverted_index(*field)?;
         let dictionary = inverted_index.terms();
         let mut documents = Vec::new();
@@ -235,14 +233,27 @@ fn matching_terms<'a>(
     }
 }
 
-impl Weight for ScopedTermWeight {
+/// A query that matches a set of documents in each segment, all with one score.
+pub(super) trait DocumentsQuery: Send + Sync + 'static {
+    /// The query's name in explanations.
+    const NAME: &'static str;
+
+    /// The segment's matching documents.
+    fn documents(&self, reader: &SegmentReader) -> ::tantivy::Result<MatchedDocuments>;
+}
+
+/// A [`DocumentsQuery`] as tantivy runs it on each segment: it scores nothing, so
+/// it needs nothing more than the query.
+pub(super) struct DocumentsWeight<Q>(pub(super) Q);
+
+impl<Q: DocumentsQuery> Weight for DocumentsWeight<Q> {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> ::tantivy::Result<Box<dyn Scorer>> {
-        Ok(Box::new(ConstScorer::new(self.documents(reader)?, boost)))
+        Ok(Box::new(ConstScorer::new(self.0.documents(reader)?, boost)))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> ::tantivy::Result<Explanation> {
-        if self.documents(reader)?.contains(doc) {
-            Ok(Explanation::new("ScopedTermQuery", 1.0))
+        if self.0.documents(reader)?.contains(doc) {
+            Ok(Explanation::new(Q::NAME, 1.0))
         } else {
             Err(TantivyError::InvalidArgument(format!(
                 "document {doc} does not match"
