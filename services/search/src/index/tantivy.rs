@@ -7,6 +7,7 @@
 //! indexed under their document's scope ([`scoped`]), so a search reads only the
 //! terms its viewer may see.
 
+mod documents;
 mod keys;
 mod merges;
 mod scoped;

@@ -16,7 +16,7 @@ use ::tantivy::{
     schema::Field as IndexField,
 };
 
-use super::scoped::{DocumentsQuery, DocumentsWeight, MatchedDocuments, add_postings};
+use super::documents::{DocumentsQuery, DocumentsWeight, MatchedDocuments, add_postings};
 
 /// The documents with one of `keys` in `field`.
 #[derive(Clone, Debug)]
